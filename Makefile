@@ -1,0 +1,30 @@
+# Everything a newcomer needs: `make demo` and `make test` set up .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test emulator benchmark spec
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+emulator: $(STAMP)
+	$(BIN)/listmonk-emulator
+
+benchmark: $(STAMP)
+	$(BIN)/python scripts/benchmark.py
+
+spec: $(STAMP)
+	$(BIN)/python -m destination_listmonk.config

@@ -1,0 +1,115 @@
+"""The audit trail: refused changes, rejected records and the run summary, as structured Airbyte log
+messages and, optionally, a JSON Lines file."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterator, Optional
+
+from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, Level, Type
+
+from destination_listmonk.operations import Plan, SkippedChange
+
+PROGRESS_EVERY_SECONDS = 30.0
+
+
+@dataclass
+class Summary:
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped_protected: int = 0
+    skipped_changes: int = 0
+    not_applicable: int = 0
+    rejected: int = 0
+    deleted: int = 0
+    deletions_ignored: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class Audit:
+    file_path: Optional[str] = None
+    dry_run: bool = False
+    summary: Summary = field(default_factory=Summary)
+    _pending: list[AirbyteMessage] = field(default_factory=list)
+    _file: Optional[IO[str]] = None
+    _started: float = field(default_factory=time.monotonic)
+    _last_progress: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.file_path:
+            Path(self.file_path).parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.file_path, "a", encoding="utf-8")
+
+    def _emit(self, event: dict[str, Any], level: Level = Level.INFO) -> None:
+        line = json.dumps(event, default=str, sort_keys=True)
+        self._pending.append(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=level, message=line)))
+        if self._file:
+            self._file.write(line + "\n")
+
+    def skipped(self, change: SkippedChange) -> None:
+        self._emit({"audit": "skipped_change", **asdict(change)})
+
+    def rejected(self, position: int, reason: str, key: Optional[str] = None, hint: Optional[dict[str, Any]] = None) -> None:
+        self.summary.rejected += 1
+        self._emit({"audit": "rejected_record", "record": position, "key": key, "reason": reason, **(hint or {})}, Level.WARN)
+
+    def duplicate(self, key: str, superseded: int, kept: int) -> None:
+        self.summary.duplicates += 1
+        self._emit({"audit": "duplicate_key", "key": key, "superseded_record": superseded, "kept_record": kept})
+
+    def planned(self, plan: Plan) -> None:
+        """Counts a plan's outcome and records its refused changes; a dry run also lists what it would write."""
+        counters = {
+            "create": "created",
+            "update": "updated",
+            "unchanged": "unchanged",
+            "skipped": "not_applicable",
+            "deleted": "deleted",
+            "ignored": "deletions_ignored",
+        }
+        attribute = counters[plan.outcome]
+        setattr(self.summary, attribute, getattr(self.summary, attribute) + 1)
+        if plan.skipped:
+            self.summary.skipped_protected += 1
+            self.summary.skipped_changes += len(plan.skipped)
+            for change in plan.skipped:
+                self.skipped(change)
+        if self.dry_run and plan.ops:
+            self._emit({"audit": "dry_run_planned", "key": plan.key, "outcome": plan.outcome,
+                        "operations": [type(op).__name__ + json.dumps(asdict(op), default=str) for op in plan.ops]})
+
+    def unplanned(self, plan: Plan) -> None:
+        """Undoes the outcome count of a plan whose writes listmonk refused (the record is rejected instead)."""
+        counters = {"create": "created", "update": "updated", "deleted": "deleted"}
+        attribute = counters.get(plan.outcome)
+        if attribute:
+            setattr(self.summary, attribute, getattr(self.summary, attribute) - 1)
+
+    def info(self, message: str, **fields: Any) -> None:
+        self._emit({"event": message, **fields})
+
+    def progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_EVERY_SECONDS:
+            return
+        self._last_progress = now
+        elapsed = max(now - self._started, 1e-9)
+        self._emit({"event": "progress", "records": self.summary.records,
+                    "records_per_second": round(self.summary.records / elapsed, 1), **asdict(self.summary)})
+
+    def finish(self) -> None:
+        elapsed = time.monotonic() - self._started
+        self._emit({"event": "summary", "dry_run": self.dry_run, "seconds": round(elapsed, 3), **asdict(self.summary)})
+        if self._file:
+            self._file.close()
+            self._file = None
+
+    def drain(self) -> Iterator[AirbyteMessage]:
+        pending, self._pending = self._pending, []
+        yield from pending

@@ -1,0 +1,419 @@
+"""The destination's configuration: one pydantic model that validates a config and generates spec.json."""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+SPEC_PATH = Path(__file__).with_name("spec.json")
+DOCS_URL = "https://github.com/airbyte-listmonk/airbyte-listmonk/blob/main/docs/destination-listmonk.md"
+
+# A protected-field entry: a top-level field, or `attribs.` followed by a dotted key path.
+_PROTECTED_RE = re.compile(r"^(email|name|status|lists|attribs)(\.[^.\s]+)*$")
+_PATH_RE = re.compile(r"^[^.\s][^.]*(\.[^.\s][^.]*)*$")
+
+
+class Capability(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    STATUS = "status"
+    LISTS = "lists"
+
+
+class _Strategy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProfilesOnly(_Strategy):
+    mode: Literal["profiles_only"] = Field("profiles_only", json_schema_extra={"const": "profiles_only"})
+    model_config = ConfigDict(
+        title="Profiles only (recommended)",
+        json_schema_extra={
+            "description": (
+                "Creates missing subscribers and updates name and attributes; never changes a subscriber's status, "
+                "blocklist or existing list subscriptions.\n\n"
+                "| may touch | |\n|---|---|\n| create subscribers (on the target lists) | yes |\n"
+                "| name, attributes, email (attribute key matching) | yes |\n| subscriber status | no |\n"
+                "| existing list subscriptions | no |"
+            )
+        },
+    )
+
+
+class FullSync(_Strategy):
+    mode: Literal["full_sync"] = Field("full_sync", json_schema_extra={"const": "full_sync"})
+    model_config = ConfigDict(
+        title="Full sync",
+        json_schema_extra={
+            "description": (
+                "Also writes subscriber status and list subscriptions from the mapped columns, except protected "
+                "fields; the consent floor still applies.\n\n| may touch | |\n|---|---|\n"
+                "| create subscribers | yes |\n| name, attributes, email | yes |\n"
+                "| subscriber status (status column) | yes |\n| list subscriptions (target lists, lists column) | add, "
+                "confirm, unsubscribe |"
+            )
+        },
+    )
+
+
+class CreateOnly(_Strategy):
+    mode: Literal["create_only"] = Field("create_only", json_schema_extra={"const": "create_only"})
+    model_config = ConfigDict(
+        title="Create only",
+        json_schema_extra={
+            "description": (
+                "Creates subscribers that do not exist yet; never modifies an existing one.\n\n| may touch | |\n"
+                "|---|---|\n| create subscribers | yes |\n| existing subscribers | no |"
+            )
+        },
+    )
+
+
+class UpdateOnly(_Strategy):
+    mode: Literal["update_only"] = Field("update_only", json_schema_extra={"const": "update_only"})
+    model_config = ConfigDict(
+        title="Update only",
+        json_schema_extra={
+            "description": (
+                "Updates the profiles (name, attributes) of subscribers that already exist; never creates one.\n\n"
+                "| may touch | |\n|---|---|\n| create subscribers | no |\n| name, attributes, email | yes |\n"
+                "| subscriber status, list subscriptions | no |"
+            )
+        },
+    )
+
+
+Strategy = Union[ProfilesOnly, FullSync, CreateOnly, UpdateOnly]
+
+STRATEGY_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    "profiles_only": frozenset({Capability.CREATE, Capability.UPDATE}),
+    "full_sync": frozenset({Capability.CREATE, Capability.UPDATE, Capability.STATUS, Capability.LISTS}),
+    "create_only": frozenset({Capability.CREATE}),
+    "update_only": frozenset({Capability.UPDATE}),
+}
+
+
+class FieldMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Field mapping")
+
+    email_field: str = Field(
+        "email",
+        title="Email field",
+        description="Record path (dots for nesting, e.g. `contact.email`) holding the subscriber's email.",
+        json_schema_extra={"order": 0},
+    )
+    name_field: Optional[str] = Field(
+        "name",
+        title="Name field",
+        description="Record path holding the subscriber's name. Ignored when a name template is set.",
+        json_schema_extra={"order": 1},
+    )
+    name_template: Optional[str] = Field(
+        None,
+        title="Name template",
+        description="Builds the name from several fields, e.g. `{first_name} {last_name}` (paths allowed: `{contact.first}`).",
+        examples=["{first_name} {last_name}"],
+        json_schema_extra={"order": 2},
+    )
+    attributes: Literal["listed", "remaining"] = Field(
+        "remaining",
+        title="Attributes",
+        description=(
+            "`remaining`: every record field not mapped to email, name, status or lists becomes an attribute "
+            "(Airbyte's `_ab_*` metadata columns are never copied). `listed`: only the attribute fields below."
+        ),
+        json_schema_extra={"order": 3},
+    )
+    attribute_fields: list[str] = Field(
+        default_factory=list,
+        title="Attribute fields",
+        description="With `listed`: record paths copied into attributes under the same (nested) keys, e.g. `plan`, `address.country`.",
+        json_schema_extra={"order": 4},
+    )
+    excluded_fields: list[str] = Field(
+        default_factory=list,
+        title="Excluded fields",
+        description="With `remaining`: top-level record fields never copied into attributes.",
+        json_schema_extra={"order": 5},
+    )
+    status_field: Optional[str] = Field(
+        None,
+        title="Status field",
+        description="Record path holding `enabled`, `disabled` or `blocklisted`. Written only by the full sync strategy.",
+        json_schema_extra={"order": 6},
+    )
+    lists_field: Optional[str] = Field(
+        None,
+        title="Lists field",
+        description=(
+            "Record path holding the lists a subscriber should be on: list IDs, list names, or objects "
+            "`{id|name, subscription_status}`. Used on create, and by the full sync strategy for existing subscribers."
+        ),
+        json_schema_extra={"order": 7},
+    )
+
+    @field_validator("email_field", "name_field", "status_field", "lists_field")
+    @classmethod
+    def _valid_path(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _PATH_RE.match(value):
+            raise ValueError(f"'{value}' is not a record path (use dots for nesting, e.g. contact.email)")
+        return value
+
+
+class RejectedRecords(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Rejected records")
+
+    policy: Literal["skip", "fail"] = Field(
+        "skip",
+        title="Policy",
+        description="`skip`: report the bad record with its reason and go on. `fail`: stop the sync at the first bad record.",
+        json_schema_extra={"order": 0},
+    )
+    max_rejected_ratio: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        title="Maximum rejected ratio",
+        description="With `skip`: fail the sync when more than this share of the records (once 100 were seen) is rejected.",
+        json_schema_extra={"order": 1},
+    )
+
+
+class Advanced(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Performance")
+
+    batch_size: int = Field(
+        500, ge=1, le=5000, title="Batch size",
+        description="Records looked up and written together (one lookup call per batch).",
+        json_schema_extra={"order": 0},
+    )
+    concurrency: int = Field(
+        4, ge=1, le=32, title="Concurrent writes",
+        description="Parallel write calls to listmonk; lowered automatically while listmonk pushes back.",
+        json_schema_extra={"order": 1},
+    )
+    bulk_import: bool = Field(
+        False, title="Use listmonk's importer for bulk creates",
+        description="Creates new subscribers through listmonk's CSV import (one import at a time), which is much faster for large initial loads.",
+        json_schema_extra={"order": 2},
+    )
+
+
+class DestinationConfig(BaseModel):
+    """listmonk destination configuration."""
+
+    model_config = ConfigDict(extra="ignore", title="listmonk Destination Spec")
+
+    url: str = Field(
+        ..., title="listmonk URL", description="Base URL of the listmonk server, e.g. `https://lists.example.com`.",
+        examples=["https://lists.example.com"],
+        json_schema_extra={"order": 0, "group": "connection"},
+    )
+    username: str = Field(
+        ..., title="API user", description="listmonk API user (Admin > Users; type API).",
+        json_schema_extra={"order": 1, "group": "connection"},
+    )
+    token: SecretStr = Field(
+        ..., title="API token", description="The API user's token (or password for HTTP Basic).",
+        json_schema_extra={"order": 2, "group": "connection", "airbyte_secret": True},
+    )
+    auth_method: Literal["token", "basic"] = Field(
+        "token", title="Authentication",
+        description="`token`: `Authorization: token user:token` (listmonk v4+). `basic`: HTTP Basic with the same pair.",
+        json_schema_extra={"order": 3, "group": "connection"},
+    )
+    verify_tls: bool = Field(
+        True, title="Verify TLS certificate", description="Turn off only for a server with a self-signed certificate you trust.",
+        json_schema_extra={"order": 4, "group": "connection"},
+    )
+    strategy: Strategy = Field(
+        default_factory=ProfilesOnly, title="Sync strategy",
+        description="What this connector may change in listmonk. Protected fields and the consent floor apply on top.",
+        json_schema_extra={"order": 10, "group": "sync"},
+    )
+    protected_fields: list[str] = Field(
+        default_factory=list, title="Protected fields",
+        description=(
+            "Never written by this connector, whatever the input holds or the strategy says: any of `email`, `name`, "
+            "`status`, `lists`, `attribs` (all attributes) or single attribute keys such as `attribs.vip` or "
+            "`attribs.billing.plan`. Every skipped change is recorded in the audit trail."
+        ),
+        examples=[["status", "attribs.vip"]],
+        json_schema_extra={"order": 11, "group": "sync"},
+    )
+    consent_floor: bool = Field(
+        True, title="Consent floor",
+        description=(
+            "A blocklisted subscriber is never un-blocklisted, given new subscriptions or deleted, and an unsubscribed "
+            "list subscription is never re-subscribed. Switch off only if you are sure."
+        ),
+        json_schema_extra={"order": 12, "group": "sync"},
+    )
+    mapping: FieldMapping = Field(
+        default_factory=FieldMapping, title="Field mapping",
+        json_schema_extra={"order": 13, "group": "sync"},
+    )
+    target_lists: list[str] = Field(
+        default_factory=list, title="Target lists",
+        description="Lists (IDs or exact names) that new subscribers are subscribed to. Full sync also adds existing subscribers.",
+        examples=[["3", "Newsletter"]],
+        json_schema_extra={"order": 14, "group": "sync"},
+    )
+    new_subscription_status: Literal["unconfirmed", "confirmed"] = Field(
+        "unconfirmed", title="Status of new subscriptions",
+        description="`confirmed` preconfirms new subscriptions (no opt-in email); `unconfirmed` leaves double opt-in to listmonk.",
+        json_schema_extra={"order": 15, "group": "sync"},
+    )
+    match_key: str = Field(
+        "email", title="Matching key",
+        description=(
+            "How records find their subscriber: `email` (case-insensitive, trimmed) or an attribute such as "
+            "`attribs.crm_id`, so an email change upstream updates the subscriber instead of creating a duplicate."
+        ),
+        json_schema_extra={"order": 16, "group": "sync"},
+    )
+    attribute_merge: Literal["deep_merge", "replace"] = Field(
+        "deep_merge", title="Attribute handling",
+        description="`deep_merge`: incoming attributes are merged into listmonk's (listmonk-only keys survive). `replace`: the attributes become exactly the incoming ones (protected keys kept).",
+        json_schema_extra={"order": 17, "group": "sync"},
+    )
+    null_values: Literal["skip", "clear"] = Field(
+        "skip", title="Null values",
+        description="`skip`: a null in the record leaves the value in listmonk. `clear`: a null attribute clears it.",
+        json_schema_extra={"order": 18, "group": "sync"},
+    )
+    deletions: Literal["ignore", "unsubscribe", "blocklist", "delete"] = Field(
+        "ignore", title="Deleted records",
+        description=(
+            "What a record marked deleted upstream (`_ab_cdc_deleted_at` set, or a stream in `soft_delete` mode) does: "
+            "nothing, unsubscribe from the target lists, blocklist, or delete the subscriber."
+        ),
+        json_schema_extra={"order": 19, "group": "sync"},
+    )
+    dry_run: bool = Field(
+        False, title="Dry run",
+        description="Plan and report every change (audit trail and summary) without writing anything to listmonk.",
+        json_schema_extra={"order": 20, "group": "sync"},
+    )
+    rejected_records: RejectedRecords = Field(
+        default_factory=RejectedRecords, title="Rejected records",
+        json_schema_extra={"order": 21, "group": "sync"},
+    )
+    audit_file: Optional[str] = Field(
+        None, title="Audit file",
+        description="Optional path of a JSON Lines file that receives the audit trail (skipped protected changes, rejections, summary).",
+        json_schema_extra={"order": 22, "group": "sync"},
+    )
+    advanced: Advanced = Field(
+        default_factory=Advanced, title="Performance",
+        json_schema_extra={"order": 30, "group": "advanced"},
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must start with http:// or https:// followed by a host, e.g. https://lists.example.com")
+        return value
+
+    @field_validator("protected_fields")
+    @classmethod
+    def _protected(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _PROTECTED_RE.match(value):
+                raise ValueError(
+                    f"'{value}' is not a protectable field: use email, name, status, lists, attribs or attribs.<key>[.<key>...]"
+                )
+        return values
+
+    @field_validator("match_key")
+    @classmethod
+    def _match_key(cls, value: str) -> str:
+        if value != "email" and not re.match(r"^attribs(\.[^.\s]+)+$", value):
+            raise ValueError("must be `email` or an attribute path such as `attribs.crm_id`")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DestinationConfig":
+        if self.mapping.attributes == "listed" and self.match_key.startswith("attribs."):
+            key_path = self.match_key[len("attribs."):]
+            if key_path not in self.mapping.attribute_fields:
+                raise ValueError(f"matching on {self.match_key} needs `{key_path}` among the mapping's attribute fields")
+        return self
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return STRATEGY_CAPABILITIES[self.strategy.mode]
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    # The Airbyte UI does not follow $ref, so every definition is inlined.
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = defs[node["$ref"].split("/")[-1]]
+            merged = {**_inline_refs(target, defs), **{k: v for k, v in node.items() if k != "$ref"}}
+            return merged
+        return {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    return node
+
+
+def _tidy(node: Any) -> Any:
+    """Shape pydantic's schema the way Airbyte expects: anyOf -> oneOf for unions, no null branches."""
+    if isinstance(node, dict):
+        node = {key: _tidy(value) for key, value in node.items()}
+        if "anyOf" in node:
+            branches = [b for b in node["anyOf"] if b.get("type") != "null"]
+            del node["anyOf"]
+            if len(branches) == 1:
+                node = {**branches[0], **node}
+            else:
+                node["oneOf"] = branches
+                node["type"] = "object"
+        if "discriminator" in node:
+            del node["discriminator"]
+        return node
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    return node
+
+
+def connection_specification() -> dict[str, Any]:
+    schema = DestinationConfig.model_json_schema()
+    schema = _tidy(_inline_refs(schema, schema.get("$defs", {})))
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema["additionalProperties"] = True
+    schema["groups"] = [
+        {"id": "connection", "title": "Connection"},
+        {"id": "sync", "title": "What to sync"},
+        {"id": "advanced", "title": "Performance"},
+    ]
+    for option in schema["properties"]["strategy"]["oneOf"]:
+        option.setdefault("required", [])
+        if "mode" not in option["required"]:
+            option["required"].append("mode")
+    return schema
+
+
+def spec_document() -> dict[str, Any]:
+    return {
+        "documentationUrl": DOCS_URL,
+        "supported_destination_sync_modes": ["append", "append_dedup", "overwrite", "soft_delete"],
+        "supportsIncremental": True,
+        "connectionSpecification": connection_specification(),
+    }
+
+
+def write_spec() -> None:
+    SPEC_PATH.write_text(json.dumps(spec_document(), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    write_spec()

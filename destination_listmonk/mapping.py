@@ -1,0 +1,187 @@
+"""Turns one upstream record into the subscriber it describes, or a rejection with a reason."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Union
+
+from destination_listmonk import paths
+from destination_listmonk.config import DestinationConfig
+from destination_listmonk.lists import ListDirectory, ListResolutionError
+
+SUBSCRIBER_STATUSES = ("enabled", "disabled", "blocklisted")
+SUBSCRIPTION_STATUSES = ("unconfirmed", "confirmed", "unsubscribed")
+_EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+_TEMPLATE_RE = re.compile(r"\{([^{}]+)\}")
+_METADATA_PREFIXES = ("_ab_", "_airbyte_")
+CDC_DELETED_AT = "_ab_cdc_deleted_at"
+
+
+@dataclass(frozen=True)
+class ListIntent:
+    list_id: int
+    status: Optional[str] = None  # None: the configured status for new subscriptions
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the upstream record says the subscriber should look like. None means "not given"."""
+
+    position: int
+    key: str
+    email: Optional[str] = None
+    name: Optional[str] = None
+    attribs: Optional[dict[str, Any]] = None
+    status: Optional[str] = None
+    lists: Optional[tuple[ListIntent, ...]] = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Rejected:
+    position: int
+    reason: str
+    key: Optional[str] = None
+    record_hint: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordError(ValueError):
+    pass
+
+
+def normalise_email(value: Any) -> str:
+    if not isinstance(value, str):
+        raise RecordError(f"email must be a string, got {type(value).__name__}")
+    email = value.strip().lower()
+    if not email:
+        raise RecordError("email is empty")
+    if len(email) > 1000 or not _EMAIL_RE.match(email):
+        raise RecordError(f"'{email[:100]}' is not a valid email address")
+    return email
+
+
+class RecordMapper:
+    def __init__(self, config: DestinationConfig, directory: ListDirectory) -> None:
+        self._config = config
+        self._mapping = config.mapping
+        self._directory = directory
+        self._email_path = paths.split(self._mapping.email_field)
+        self._name_path = paths.split(self._mapping.name_field) if self._mapping.name_field else None
+        self._status_path = paths.split(self._mapping.status_field) if self._mapping.status_field else None
+        self._lists_path = paths.split(self._mapping.lists_field) if self._mapping.lists_field else None
+        self._key_path = None if config.match_key == "email" else paths.split(config.match_key)[1:]
+        mapped_roots = {self._email_path[0]}
+        for optional in (self._name_path, self._status_path, self._lists_path):
+            if optional:
+                mapped_roots.add(optional[0])
+        if self._mapping.name_template:
+            mapped_roots.update(p.split(".")[0] for p in _TEMPLATE_RE.findall(self._mapping.name_template))
+        self._excluded_roots = mapped_roots | set(self._mapping.excluded_fields)
+
+    def map(self, record: Mapping[str, Any], position: int, soft_delete: bool = False) -> Union[Desired, Rejected]:
+        try:
+            return self._map(record, position, soft_delete)
+        except RecordError as error:
+            hint = paths.get(record, self._email_path)
+            return Rejected(position=position, reason=str(error), record_hint={"email": hint} if hint else {})
+
+    def _map(self, record: Mapping[str, Any], position: int, soft_delete: bool) -> Desired:
+        deleted = soft_delete or record.get(CDC_DELETED_AT) not in (None, "")
+        raw_email = paths.get(record, self._email_path)
+        email: Optional[str] = None
+        if raw_email is not None:
+            email = normalise_email(raw_email)
+        attribs = self._attribs(record)
+        if self._key_path is None:
+            if email is None:
+                raise RecordError(f"no email at '{self._mapping.email_field}'")
+            key = email
+        else:
+            key_value = paths.get(attribs or {}, self._key_path)
+            if key_value is None or isinstance(key_value, (dict, list)) or str(key_value).strip() == "":
+                raise RecordError(f"no value for the matching key {self._config.match_key}")
+            key = str(key_value).strip()
+            if email is None and not deleted:
+                raise RecordError(f"no email at '{self._mapping.email_field}'")
+        return Desired(
+            position=position,
+            key=key,
+            email=email,
+            name=self._name(record),
+            attribs=attribs,
+            status=self._status(record),
+            lists=self._lists(record),
+            deleted=deleted,
+        )
+
+    def _name(self, record: Mapping[str, Any]) -> Optional[str]:
+        template = self._mapping.name_template
+        if template:
+            def substitute(match: re.Match[str]) -> str:
+                value = paths.get(record, paths.split(match.group(1).strip()))
+                return "" if value is None else str(value)
+
+            name = " ".join(_TEMPLATE_RE.sub(substitute, template).split())
+            return name or None
+        if self._name_path is None:
+            return None
+        value = paths.get(record, self._name_path)
+        if value is None:
+            return None
+        if isinstance(value, (dict, list)):
+            raise RecordError(f"name at '{self._mapping.name_field}' must be text")
+        name = str(value).strip()
+        return name or None
+
+    def _attribs(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        if self._mapping.attributes == "listed":
+            attribs: dict[str, Any] = {}
+            for path in self._mapping.attribute_fields:
+                keys = paths.split(path)
+                if paths.has(record, keys):
+                    paths.set_(attribs, keys, paths.get(record, keys))
+            return attribs
+        return {
+            key: value
+            for key, value in record.items()
+            if key not in self._excluded_roots and not key.startswith(_METADATA_PREFIXES)
+        }
+
+    def _status(self, record: Mapping[str, Any]) -> Optional[str]:
+        if self._status_path is None:
+            return None
+        value = paths.get(record, self._status_path)
+        if value is None:
+            return None
+        status = str(value).strip().lower()
+        if status not in SUBSCRIBER_STATUSES:
+            raise RecordError(f"status '{value}' is not one of {', '.join(SUBSCRIBER_STATUSES)}")
+        return status
+
+    def _lists(self, record: Mapping[str, Any]) -> Optional[tuple[ListIntent, ...]]:
+        if self._lists_path is None:
+            return None
+        value = paths.get(record, self._lists_path)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if not isinstance(value, list):
+            raise RecordError(f"lists at '{self._mapping.lists_field}' must be an array")
+        intents: dict[int, ListIntent] = {}
+        for item in value:
+            status = None
+            ref: Any = item
+            if isinstance(item, Mapping):
+                # By name first: list IDs differ between listmonk servers, names travel.
+                ref = item.get("name") if item.get("name") not in (None, "") else item.get("id")
+                status = item.get("subscription_status")
+                if status is not None and status not in SUBSCRIPTION_STATUSES:
+                    raise RecordError(f"subscription_status '{status}' is not one of {', '.join(SUBSCRIPTION_STATUSES)}")
+            try:
+                list_id = self._directory.resolve(ref)
+            except ListResolutionError as error:
+                raise RecordError(str(error)) from None
+            intents[list_id] = ListIntent(list_id, status)
+        return tuple(intents.values())

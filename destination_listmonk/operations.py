@@ -1,0 +1,97 @@
+"""The write operations a plan may contain. Only `protection.plan` builds them; only `writer` sends them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Optional, Union
+
+
+@dataclass(frozen=True)
+class ChangeSubscriptions:
+    """`PUT /api/subscribers/lists`. subscriber_id None means the subscriber created by the same plan.
+    status None on `add` keeps an existing unsubscribed subscription unsubscribed (listmonk's own guard)."""
+
+    subscriber_id: Optional[int]
+    action: Literal["add", "unsubscribe"]
+    list_ids: tuple[int, ...]
+    status: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class CreateSubscriber:
+    email: str
+    name: Optional[str]
+    status: Optional[str]
+    attribs: Mapping[str, Any]
+    list_ids: tuple[int, ...]
+    preconfirm: bool
+    followups: tuple[ChangeSubscriptions, ...] = ()
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "email": self.email,
+            "name": self.name or "",
+            "attribs": dict(self.attribs),
+            "lists": list(self.list_ids),
+            "preconfirm_subscriptions": self.preconfirm,
+        }
+        if self.status:
+            body["status"] = self.status
+        return body
+
+
+@dataclass(frozen=True)
+class PatchSubscriber:
+    """`PATCH /api/subscribers/:id` (listmonk >= 6.1): only the fields present change."""
+
+    subscriber_id: int
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ReplaceSubscriber:
+    """`PUT /api/subscribers/:id` with the full record (every current list carried over, no preconfirm),
+    for servers without PATCH and for attribute removals PATCH cannot express."""
+
+    subscriber_id: int
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BlocklistSubscriber:
+    """`PUT /api/subscribers/blocklist`: blocklists and unsubscribes every subscription."""
+
+    subscriber_id: int
+
+
+@dataclass(frozen=True)
+class DeleteSubscriber:
+    subscriber_id: int
+
+
+Operation = Union[CreateSubscriber, PatchSubscriber, ReplaceSubscriber, ChangeSubscriptions, BlocklistSubscriber, DeleteSubscriber]
+
+
+@dataclass(frozen=True)
+class SkippedChange:
+    """A change the input asked for and the rules refused, kept for the audit trail."""
+
+    subscriber: str
+    subscriber_id: Optional[int]
+    field: str
+    incoming: Any
+    kept: Any
+    rule: str
+
+
+Outcome = Literal["create", "update", "unchanged", "skipped", "deleted", "ignored"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    position: int
+    key: str
+    outcome: Outcome
+    ops: tuple[Operation, ...] = ()
+    skipped: tuple[SkippedChange, ...] = ()
+    note: str = ""

@@ -1,0 +1,71 @@
+"""Dotted paths into nested records and attribute objects."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping, Sequence
+
+_MISSING = object()
+
+
+def split(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def get(data: Mapping[str, Any], path: Sequence[str], default: Any = None) -> Any:
+    node: Any = data
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def has(data: Mapping[str, Any], path: Sequence[str]) -> bool:
+    return get(data, path, _MISSING) is not _MISSING
+
+
+def set_(data: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    node = data
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[path[-1]] = value
+
+
+def delete(data: dict[str, Any], path: Sequence[str]) -> None:
+    node: Any = data
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+def deep_merge(base: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
+    """Objects merge key by key at every depth; any other incoming value replaces the base value."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in incoming.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def drop_nulls(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: drop_nulls(value) if isinstance(value, Mapping) else value
+        for key, value in data.items()
+        if value is not None
+    }
+
+
+def strip_nested_nulls(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Removes null values below the top level. A top-level null stays: it is how listmonk's PATCH
+    clears a top-level attribute (keys cannot be removed there)."""
+    return {key: drop_nulls(value) if isinstance(value, Mapping) else value for key, value in data.items()}

@@ -1,0 +1,151 @@
+"""Runs a write: buffers records, and per batch maps, looks up, plans (through the protection rules) and
+writes. A STATE message is passed on only after every record before it is committed in listmonk."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Union
+
+from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, DestinationSyncMode, FailureType, Type
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_listmonk.audit import Audit
+from destination_listmonk.config import DestinationConfig
+from destination_listmonk.lookup import SubscriberLookup
+from destination_listmonk.mapping import Desired, RecordMapper, Rejected
+from destination_listmonk.operations import Plan
+from destination_listmonk.protection import Rules, plan
+from destination_listmonk.writer import Writer
+from listmonk_client.client import ListmonkClient
+from listmonk_client.models import Subscriber
+
+MIN_RECORDS_FOR_RATIO = 100
+
+
+class SubscriberSync:
+    def __init__(
+        self,
+        config: DestinationConfig,
+        client: ListmonkClient,
+        mapper: RecordMapper,
+        rules: Rules,
+        catalog: ConfiguredAirbyteCatalog,
+        audit: Audit,
+    ) -> None:
+        self._config = config
+        self._mapper = mapper
+        self._rules = rules
+        self._audit = audit
+        self._lookup = SubscriberLookup(client, config.match_key)
+        self._writer = Writer(client, config.advanced.concurrency)
+        self._soft_delete_streams = {
+            (s.stream.namespace, s.stream.name)
+            for s in catalog.streams
+            if s.destination_sync_mode == DestinationSyncMode.soft_delete
+        }
+        self._buffer: list[Union[Desired, Rejected]] = []
+        self._position = 0
+
+    def run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+        for message in messages:
+            if message.type == Type.RECORD and message.record is not None:
+                record = message.record
+                self._position += 1
+                self._audit.summary.records += 1
+                soft_delete = (record.namespace, record.stream) in self._soft_delete_streams
+                self._buffer.append(self._mapper.map(record.data, self._position, soft_delete))
+                if len(self._buffer) >= self._config.advanced.batch_size:
+                    yield from self._flush()
+            elif message.type == Type.STATE:
+                yield from self._flush()
+                yield message
+        yield from self._flush()
+        self._audit.finish()
+        yield from self._audit.drain()
+
+    def _flush(self) -> Iterator[AirbyteMessage]:
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            self._process(batch)
+            self._audit.progress()
+            self._enforce_rejection_policy()
+        yield from self._audit.drain()
+
+    def _process(self, batch: list[Union[Desired, Rejected]]) -> None:
+        latest: dict[str, Desired] = {}
+        for item in batch:
+            if isinstance(item, Rejected):
+                self._audit.rejected(item.position, item.reason, item.key, item.record_hint)
+                continue
+            previous = latest.pop(item.key, None)
+            if previous is not None:
+                self._audit.duplicate(item.key, previous.position, item.position)
+            latest[item.key] = item  # re-inserted so the batch keeps record order
+        plans = self._plan(list(latest.values()))
+        if self._config.dry_run:
+            return
+        result = self._writer.execute(plans)
+        for failed_plan, reason in result.rejected:
+            self._audit.unplanned(failed_plan)
+            self._audit.rejected(failed_plan.position, reason, failed_plan.key)
+        if result.conflicts:
+            # Created by someone else since the lookup: plan again against what listmonk now holds, once.
+            by_key = {d.key: d for d in latest.values()}
+            for conflict in result.conflicts:
+                self._audit.unplanned(conflict)
+            retry = self._plan([by_key[c.key] for c in result.conflicts])
+            second = self._writer.execute(retry)
+            for failed_plan, reason in second.rejected:
+                self._audit.unplanned(failed_plan)
+                self._audit.rejected(failed_plan.position, reason, failed_plan.key)
+            for conflict in second.conflicts:
+                self._audit.unplanned(conflict)
+                self._audit.rejected(conflict.position, "the email already belongs to another subscriber", conflict.key)
+
+    def _plan(self, desired: list[Desired]) -> list[Plan]:
+        current = self._current_state(desired)
+        plans: list[Plan] = []
+        for item in desired:
+            found = current.get(item.key)
+            if isinstance(found, str):
+                self._audit.rejected(item.position, found, item.key)
+                continue
+            result = plan(item, found, self._rules)
+            self._audit.planned(result)
+            plans.append(result)
+        return plans
+
+    def _current_state(self, desired: list[Desired]) -> dict[str, Union[Subscriber, str]]:
+        """Subscriber per key; with attribute matching, a record whose key is unknown falls back to its
+        email, and is refused (a reason string) if that email belongs to a subscriber with another key."""
+        found: dict[str, Union[Subscriber, str]] = dict(self._lookup.by_key([d.key for d in desired]))
+        if self._config.match_key == "email":
+            return found
+        missing = {d.email: d.key for d in desired if d.key not in found and d.email}
+        if not missing:
+            return found
+        for email, subscriber in self._lookup.by_email(list(missing)).items():
+            key = missing[email]
+            other = self._lookup.key_of(subscriber)
+            if other is None:
+                found[key] = subscriber
+            else:
+                found[key] = f"email {email} belongs to subscriber {subscriber.id} whose {self._config.match_key} is '{other}'"
+        return found
+
+    def _enforce_rejection_policy(self) -> None:
+        summary = self._audit.summary
+        policy = self._config.rejected_records
+        if summary.rejected and policy.policy == "fail":
+            raise AirbyteTracedException(
+                message="A record was rejected and the rejected-records policy is `fail`; see the audit trail for the reason.",
+                failure_type=FailureType.config_error,
+            )
+        if summary.records >= MIN_RECORDS_FOR_RATIO and summary.rejected / summary.records > policy.max_rejected_ratio:
+            raise AirbyteTracedException(
+                message=(
+                    f"{summary.rejected} of {summary.records} records were rejected, more than the allowed "
+                    f"{policy.max_rejected_ratio:.0%}; check the field mapping (reasons are in the audit trail)."
+                ),
+                failure_type=FailureType.config_error,
+            )
+

@@ -1,0 +1,139 @@
+"""Sends the operations of a batch's plans to listmonk: per-subscriber calls in parallel, subscription and
+blocklist changes grouped into one call each. It sends nothing a plan does not contain."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from destination_listmonk.operations import (
+    BlocklistSubscriber,
+    ChangeSubscriptions,
+    CreateSubscriber,
+    DeleteSubscriber,
+    PatchSubscriber,
+    Plan,
+    ReplaceSubscriber,
+)
+from listmonk_client.client import ListmonkClient
+from listmonk_client.errors import Conflict, RequestRejected
+
+
+@dataclass
+class WriteResult:
+    rejected: list[tuple[Plan, str]] = field(default_factory=list)
+    conflicts: list[Plan] = field(default_factory=list)
+
+
+_GroupKey = tuple[str, tuple[int, ...], Optional[str]]
+
+
+class Writer:
+    def __init__(self, client: ListmonkClient, concurrency: int) -> None:
+        self._client = client
+        self._concurrency = concurrency
+
+    def execute(self, plans: Sequence[Plan]) -> WriteResult:
+        result = WriteResult()
+        failed: set[int] = set()
+        created: dict[int, int] = {}
+
+        def create(plan: Plan) -> None:
+            op = plan.ops[0]
+            if not isinstance(op, CreateSubscriber):
+                return
+            try:
+                subscriber = self._client.create_subscriber(
+                    email=op.email, name=op.name or "", status=op.status or "enabled",
+                    lists=op.list_ids, attribs=dict(op.attribs), preconfirm=op.preconfirm,
+                )
+            except Conflict:
+                result.conflicts.append(plan)
+                failed.add(plan.position)
+                return
+            except RequestRejected as error:
+                result.rejected.append((plan, f"listmonk refused the new subscriber: {error.message}"))
+                failed.add(plan.position)
+                return
+            created[plan.position] = subscriber.id
+
+        def profile(plan: Plan) -> None:
+            for op in plan.ops:
+                try:
+                    if isinstance(op, PatchSubscriber):
+                        self._client.patch_subscriber(op.subscriber_id, op.fields)
+                    elif isinstance(op, ReplaceSubscriber):
+                        self._client.put_subscriber(op.subscriber_id, op.body)
+                except RequestRejected as error:
+                    result.rejected.append((plan, f"listmonk refused the update: {error.message}"))
+                    failed.add(plan.position)
+                    return
+
+        self._parallel(create, [p for p in plans if p.ops and isinstance(p.ops[0], CreateSubscriber)])
+        self._parallel(profile, [p for p in plans if any(isinstance(o, (PatchSubscriber, ReplaceSubscriber)) for o in p.ops)])
+
+        survivors = [p for p in plans if p.position not in failed]
+        self._change_subscriptions(survivors, created, result, failed)
+        survivors = [p for p in survivors if p.position not in failed]
+        self._grouped_ids(survivors, BlocklistSubscriber, self._client.blocklist_subscribers, result, failed)
+        self._grouped_ids(survivors, DeleteSubscriber, self._client.delete_subscribers, result, failed)
+        return result
+
+    def _parallel(self, work: Callable[[Plan], None], plans: list[Plan]) -> None:
+        if not plans:
+            return
+        if self._concurrency == 1 or len(plans) == 1:
+            for plan in plans:
+                work(plan)
+            return
+        with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+            # list() re-raises the first unexpected error (auth, retries exhausted...) so the batch fails.
+            list(pool.map(work, plans))
+
+    def _change_subscriptions(
+        self, plans: Sequence[Plan], created: dict[int, int], result: WriteResult, failed: set[int]
+    ) -> None:
+        groups: dict[_GroupKey, list[tuple[Plan, int]]] = defaultdict(list)
+        for plan in plans:
+            changes: list[ChangeSubscriptions] = [op for op in plan.ops if isinstance(op, ChangeSubscriptions)]
+            first = plan.ops[0] if plan.ops else None
+            if isinstance(first, CreateSubscriber):
+                changes.extend(first.followups)
+            for change in changes:
+                subscriber_id = change.subscriber_id if change.subscriber_id is not None else created.get(plan.position)
+                if subscriber_id is not None:
+                    groups[(change.action, change.list_ids, change.status)].append((plan, subscriber_id))
+        for (action, list_ids, status), members in groups.items():
+            try:
+                self._client.change_subscriptions([sid for _, sid in members], action, list_ids, status)
+            except RequestRejected:
+                # One bad member (e.g. deleted meanwhile) fails the whole call: isolate it.
+                for plan, subscriber_id in members:
+                    try:
+                        self._client.change_subscriptions([subscriber_id], action, list_ids, status)
+                    except RequestRejected as error:
+                        result.rejected.append((plan, f"listmonk refused the subscription change: {error.message}"))
+                        failed.add(plan.position)
+
+    def _grouped_ids(
+        self,
+        plans: Sequence[Plan],
+        kind: type,
+        call: Callable[[list[int]], None],
+        result: WriteResult,
+        failed: set[int],
+    ) -> None:
+        members = [(plan, op.subscriber_id) for plan in plans for op in plan.ops if isinstance(op, kind)]
+        if not members:
+            return
+        try:
+            call([sid for _, sid in members])
+        except RequestRejected:
+            for plan, subscriber_id in members:
+                try:
+                    call([subscriber_id])
+                except RequestRejected as error:
+                    result.rejected.append((plan, f"listmonk refused the change: {error.message}"))
+                    failed.add(plan.position)

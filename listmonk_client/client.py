@@ -1,0 +1,368 @@
+"""The listmonk HTTP API, as the connectors use it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json as jsonlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+import requests
+
+from listmonk_client.errors import (
+    ConnectionFailed,
+    EndpointNotFound,
+    ImportTimedOut,
+    ListmonkError,
+    PermissionDenied,
+    RequestRejected,
+)
+from listmonk_client.models import (
+    Bounce,
+    Campaign,
+    ImportStatus,
+    MailingList,
+    Profile,
+    ServerInfo,
+    Subscriber,
+)
+from listmonk_client.retry import RetryPolicy
+from listmonk_client.sql import SqlExpr
+from listmonk_client.transport import AuthMethod, ClientStats, Transport
+
+SubscriptionAction = Literal["add", "remove", "unsubscribe"]
+
+IMPORT_PATH = "/api/import/subscribers"
+# Ids per `DELETE /api/subscribers?id=...` call, to keep the URL short.
+_DELETE_CHUNK = 200
+
+
+class ListmonkClient:
+    """A thread-safe client for one listmonk server and one API user."""
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        token: str,
+        *,
+        auth_method: AuthMethod = "token",
+        verify_tls: bool = True,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._transport = Transport(
+            base_url, username, token,
+            auth_method=auth_method, verify_tls=verify_tls,
+            connect_timeout=connect_timeout, read_timeout=read_timeout,
+            retry=retry or RetryPolicy(), pool_size=pool_size, sleep=sleep,
+        )
+        self._sleep = sleep
+        self._server_info: ServerInfo | None = None
+        self._server_info_lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> ClientStats:
+        return self._transport.stats
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    @property
+    def host(self) -> str:
+        return self._transport.host
+
+    @property
+    def port(self) -> int:
+        return self._transport.port
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> ListmonkClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The decoded JSON body (envelope included) of a successful call."""
+        response = self._transport.send(method, path, params=params, json=json, files=files, data=data)
+        try:
+            return response.json()
+        except ValueError as exc:
+            # Usually a base URL that points at a web page rather than listmonk.
+            raise ListmonkError(
+                method=method.upper(), path=path, status=response.status_code,
+                message=f"expected JSON from listmonk, got {response.headers.get('Content-Type') or 'no content type'}",
+            ) from exc
+
+    def _data(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The `data` member of listmonk's `{"data": ...}` envelope."""
+        body = self.request(method, path, **kwargs)
+        if not isinstance(body, dict) or "data" not in body:
+            raise ListmonkError(
+                method=method.upper(), path=path, status=200,
+                message="response has no 'data' member; is this a listmonk server?",
+            )
+        return body["data"]
+
+    def iter_pages(self, path: str, params: Mapping[str, Any] | None = None, per_page: int = 1000) -> Iterator[dict]:
+        """Every row of a paged listmonk listing, fetching one page at a time."""
+        page = 1
+        while True:
+            data = self._data("GET", path, params={**(params or {}), "page": page, "per_page": per_page})
+            results = (data or {}).get("results")
+            # listmonk answers a page past the end with `results: null`.
+            if not results:
+                return
+            yield from results
+            if len(results) < per_page:
+                return
+            page += 1
+
+    # -- server -----------------------------------------------------------------------------
+
+    def server_info(self) -> ServerInfo:
+        """The server's version, fetched once per client."""
+        with self._server_info_lock:
+            if self._server_info is None:
+                self._server_info = self._fetch_server_info()
+            return self._server_info
+
+    def _fetch_server_info(self) -> ServerInfo:
+        try:
+            version = (self._data("GET", "/api/config") or {}).get("version")
+        except (EndpointNotFound, PermissionDenied, RequestRejected):
+            version = None
+        if not version:
+            # /api/about is not wrapped in `data`.
+            about = self.request("GET", "/api/about")
+            version = about.get("version") if isinstance(about, dict) else None
+        if not isinstance(version, str) or not version:
+            raise ListmonkError(method="GET", path="/api/about", status=200, message="listmonk did not report a version")
+        return ServerInfo(version=version)
+
+    def profile(self) -> Profile:
+        return Profile.model_validate(self._data("GET", "/api/profile"))
+
+    def health(self) -> bool:
+        return self._data("GET", "/api/health") is True
+
+    # -- lists ------------------------------------------------------------------------------
+
+    def iter_lists(self, per_page: int = 100) -> Iterator[MailingList]:
+        # Oldest first, so lists created while paging land on later pages instead of shifting earlier ones.
+        params = {"order_by": "created_at", "order": "asc"}
+        for row in self.iter_pages("/api/lists", params, per_page=per_page):
+            yield MailingList.model_validate(row)
+
+    def get_list(self, list_id: int) -> MailingList:
+        return MailingList.model_validate(self._data("GET", f"/api/lists/{int(list_id)}"))
+
+    def find_lists_by_name(self, name: str) -> list[MailingList]:
+        """Every list whose name is exactly `name` (listmonk allows duplicate names)."""
+        try:
+            hits = self.iter_pages("/api/lists", {"query": name}, per_page=100)
+            matches = [found for found in map(MailingList.model_validate, hits) if found.name == name]
+        except RequestRejected:
+            # Older listmonk searches names with to_tsquery, which rejects some punctuation.
+            matches = []
+        if matches:
+            return matches
+        # Full-text search can also miss exact names (stop words); a full scan settles it.
+        return [found for found in self.iter_lists() if found.name == name]
+
+    def create_list(
+        self,
+        name: str,
+        *,
+        type: str = "private",
+        optin: str = "single",
+        tags: Sequence[str] = (),
+        description: str = "",
+    ) -> MailingList:
+        body = {"name": name, "type": type, "optin": optin, "tags": list(tags), "description": description}
+        return MailingList.model_validate(self._data("POST", "/api/lists", json=body))
+
+    # -- subscribers ------------------------------------------------------------------------
+
+    def get_subscriber(self, subscriber_id: int) -> Subscriber:
+        return Subscriber.model_validate(self._data("GET", f"/api/subscribers/{int(subscriber_id)}"))
+
+    def iter_subscribers(
+        self,
+        *,
+        query: SqlExpr | None = None,
+        list_ids: Sequence[int] = (),
+        subscription_status: str | None = None,
+        order_by: str = "id",
+        order: str = "asc",
+        per_page: int = 1000,
+    ) -> Iterator[Subscriber]:
+        """Subscribers matching every filter given, each once."""
+        params: dict[str, Any] = {"order_by": order_by, "order": order}
+        if query is not None:
+            params["query"] = query.wrapped()
+        if list_ids:
+            params["list_id"] = [int(list_id) for list_id in list_ids]
+        if subscription_status:
+            params["subscription_status"] = subscription_status
+        # listmonk repeats a subscriber once per requested list it belongs to.
+        seen: set[int] = set()
+        for row in self.iter_pages("/api/subscribers", params, per_page=per_page):
+            subscriber = Subscriber.model_validate(row)
+            if subscriber.id not in seen:
+                seen.add(subscriber.id)
+                yield subscriber
+
+    def find_subscribers(self, query: SqlExpr) -> list[Subscriber]:
+        """All subscribers matching `query` in one call; meant for batches of up to a few thousand keys."""
+        params = {"query": query.wrapped(), "per_page": "all", "order_by": "id", "order": "asc"}
+        data = self._data("GET", "/api/subscribers", params=params)
+        found: dict[int, Subscriber] = {}
+        for row in (data or {}).get("results") or []:
+            subscriber = Subscriber.model_validate(row)
+            found.setdefault(subscriber.id, subscriber)
+        return list(found.values())
+
+    def create_subscriber(
+        self,
+        *,
+        email: str,
+        name: str = "",
+        status: str = "enabled",
+        lists: Sequence[int] = (),
+        attribs: Mapping[str, Any] | None = None,
+        preconfirm: bool = False,
+    ) -> Subscriber:
+        body = {
+            "email": email,
+            "name": name,
+            "status": status,
+            "lists": [int(list_id) for list_id in lists],
+            "attribs": dict(attribs or {}),
+            "preconfirm_subscriptions": preconfirm,
+        }
+        return Subscriber.model_validate(self._data("POST", "/api/subscribers", json=body))
+
+    def patch_subscriber(self, subscriber_id: int, fields: Mapping[str, Any]) -> Subscriber:
+        """Change only `fields` (listmonk >= 6.1; older servers raise EndpointNotFound)."""
+        data = self._data("PATCH", f"/api/subscribers/{int(subscriber_id)}", json=dict(fields))
+        return Subscriber.model_validate(data)
+
+    def put_subscriber(self, subscriber_id: int, body: Mapping[str, Any]) -> Subscriber:
+        """Replace the whole record: omitted lists and attribs are deleted by listmonk."""
+        data = self._data("PUT", f"/api/subscribers/{int(subscriber_id)}", json=dict(body))
+        return Subscriber.model_validate(data)
+
+    def delete_subscribers(self, ids: Sequence[int]) -> None:
+        id_list = [int(subscriber_id) for subscriber_id in ids]
+        for start in range(0, len(id_list), _DELETE_CHUNK):
+            self._data("DELETE", "/api/subscribers", params={"id": id_list[start : start + _DELETE_CHUNK]})
+
+    def blocklist_subscribers(self, ids: Sequence[int]) -> None:
+        """Blocklist and unsubscribe from every list; no call for an empty `ids` (listmonk would 400)."""
+        if ids:
+            self._data("PUT", "/api/subscribers/blocklist", json={"ids": [int(i) for i in ids]})
+
+    def change_subscriptions(
+        self,
+        ids: Sequence[int],
+        action: SubscriptionAction,
+        list_ids: Sequence[int],
+        status: str | None = None,
+    ) -> None:
+        """Add, remove or unsubscribe `ids` on `list_ids`; no call when either is empty (listmonk would 400)."""
+        if not ids or not list_ids:
+            return
+        body: dict[str, Any] = {
+            "ids": [int(i) for i in ids],
+            "action": action,
+            "target_list_ids": [int(list_id) for list_id in list_ids],
+        }
+        if status is not None:
+            body["status"] = status
+        self._data("PUT", "/api/subscribers/lists", json=body)
+
+    def export_subscribers(self) -> Iterator[dict[str, str]]:
+        """Rows of listmonk's CSV export, streamed; values stay strings (`attributes` is raw JSON text)."""
+        path = "/api/subscribers/export"
+        response = self._transport.send("GET", path, stream=True)
+        try:
+            # Let urllib3 undo any gzip, and keep the stream readable to its end: by default
+            # urllib3 reports "closed" as soon as the last byte arrives, before the reader sees it.
+            response.raw.decode_content = True
+            response.raw.auto_close = False
+            text = io.TextIOWrapper(response.raw, encoding="utf-8", newline="")
+            yield from csv.DictReader(text)
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise ConnectionFailed(
+                method="GET", path=path, status=None, message=f"export stream broke off ({type(exc).__name__})"
+            ) from exc
+        finally:
+            response.close()
+
+    # -- import -----------------------------------------------------------------------------
+
+    def start_import(
+        self, params: Mapping[str, Any], csv_text: str, file_name: str = "subscribers.csv"
+    ) -> ImportStatus:
+        """Start an asynchronous CSV import; poll with `wait_for_import`."""
+        # Bytes rather than a file object, so a retried POST sends the whole file again.
+        files = {"file": (file_name, csv_text.encode("utf-8"), "text/csv")}
+        data = self._data("POST", IMPORT_PATH, data={"params": jsonlib.dumps(dict(params))}, files=files)
+        return ImportStatus.model_validate(data)
+
+    def import_status(self) -> ImportStatus:
+        return ImportStatus.model_validate(self._data("GET", IMPORT_PATH))
+
+    def import_logs(self) -> str:
+        logs = self._data("GET", f"{IMPORT_PATH}/logs")
+        return logs if isinstance(logs, str) else ""
+
+    def clear_import(self) -> None:
+        self._data("DELETE", IMPORT_PATH)
+
+    def wait_for_import(self, *, poll_interval: float = 0.2, timeout: float = 3600) -> ImportStatus:
+        """Poll until the import is no longer running; raises ImportTimedOut after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.import_status()
+            if not status.running:
+                return status
+            if time.monotonic() >= deadline:
+                raise ImportTimedOut(
+                    method="GET", path=IMPORT_PATH, status=None,
+                    message=f"import {status.name!r} still {status.status} after {timeout:g}s "
+                    f"({status.imported} of {status.total} rows)",
+                )
+            self._sleep(poll_interval)
+
+    # -- pass-through streams ---------------------------------------------------------------
+
+    def iter_campaigns(self, per_page: int = 100) -> Iterator[Campaign]:
+        for row in self.iter_pages("/api/campaigns", {"order_by": "created_at", "order": "asc"}, per_page=per_page):
+            yield Campaign.model_validate(row)
+
+    def iter_bounces(self, per_page: int = 100) -> Iterator[Bounce]:
+        for row in self.iter_pages("/api/bounces", {"order_by": "created_at", "order": "asc"}, per_page=per_page):
+            yield Bounce.model_validate(row)

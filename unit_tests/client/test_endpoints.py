@@ -1,0 +1,264 @@
+"""The listmonk endpoints: what each method sends, and what it makes of the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from listmonk_client import (
+    EndpointNotFound,
+    ImportTimedOut,
+    ListmonkClient,
+    RequestRejected,
+    email_in,
+)
+
+from .fake_server import FakeListmonk, Received, Reply, data, error, page
+
+
+def subscriber(subscriber_id: int, email: str | None = None) -> dict:
+    return {"id": subscriber_id, "email": email or f"s{subscriber_id}@example.com", "name": "", "attribs": {},
+            "status": "enabled", "lists": []}
+
+
+def mailing_list(list_id: int, name: str) -> dict:
+    return {"id": list_id, "name": name, "type": "private", "optin": "single", "tags": [],
+            "subscriber_count": 0, "subscriber_statuses": {}}
+
+
+def paged(rows: list[dict]) -> Callable[[Received], Reply]:
+    """Serves `rows` the way listmonk pages them, `results: null` past the end."""
+
+    def respond(request: Received) -> Reply:
+        number, size = int(request.query["page"][0]), int(request.query["per_page"][0])
+        chunk = rows[(number - 1) * size : number * size]
+        return page(chunk or None, total=len(rows), page_no=number, per_page=size)
+
+    return respond
+
+
+# -- paging ---------------------------------------------------------------------------------
+
+
+def test_paging_stops_on_a_short_page(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/subscribers", paged([subscriber(i) for i in range(1, 6)]))
+
+    found = list(client.iter_subscribers(per_page=2))
+
+    assert [s.id for s in found] == [1, 2, 3, 4, 5]
+    assert [r.query["page"] for r in server.requests_to("GET", "/api/subscribers")] == [["1"], ["2"], ["3"]]
+
+
+def test_paging_stops_when_listmonk_answers_results_null(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/subscribers", paged([subscriber(i) for i in range(1, 5)]))
+
+    found = list(client.iter_subscribers(per_page=2))
+
+    assert [s.id for s in found] == [1, 2, 3, 4]
+    # Two full pages, then page 3 comes back `results: null`.
+    assert len(server.requests_to("GET", "/api/subscribers")) == 3
+
+
+def test_a_subscriber_in_two_requested_lists_is_read_once(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/subscribers", paged([subscriber(1), subscriber(4), subscriber(4), subscriber(5)]))
+
+    found = list(client.iter_subscribers(list_ids=[1, 2], subscription_status="confirmed", per_page=3))
+
+    assert [s.id for s in found] == [1, 4, 5]
+    sent = server.requests_to("GET", "/api/subscribers")[0]
+    assert sent.query["list_id"] == ["1", "2"]
+    assert sent.query["subscription_status"] == ["confirmed"]
+    assert sent.query["order_by"] == ["id"] and sent.query["order"] == ["asc"]
+
+
+def test_a_sql_filter_is_sent_parenthesised(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/subscribers", page([subscriber(1, "a@example.com")], total=1, per_page=0))
+
+    found = client.find_subscribers(email_in(["A@example.com", "b@example.com"]))
+
+    assert [s.email for s in found] == ["a@example.com"]
+    sent = server.requests_to("GET", "/api/subscribers")[0]
+    assert sent.query["query"] == ["(LOWER(subscribers.email) IN ('a@example.com', 'b@example.com'))"]
+    assert sent.query["per_page"] == ["all"]
+
+
+def test_empty_bounces_listing_with_page_zero_ends_at_once(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/bounces", page([], per_page=0, page_no=0))
+    server.script("GET", "/api/campaigns", paged([{"id": 1, "name": "Test campaign", "views": 0}]))
+
+    assert list(client.iter_bounces()) == []
+    campaigns = list(client.iter_campaigns())
+    assert campaigns[0].id == 1 and campaigns[0].model_dump()["name"] == "Test campaign"
+
+
+# -- server ---------------------------------------------------------------------------------
+
+
+def test_server_info_is_read_once_per_client(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/config", data({"root_url": "http://localhost:9000", "version": "v6.2.0"}))
+
+    first, second = client.server_info(), client.server_info()
+
+    assert first.version_tuple == (6, 2, 0) and second is first
+    assert len(server.requests_to("GET", "/api/config")) == 1
+
+
+def test_server_info_falls_back_to_about_when_config_says_nothing(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/config", data({"root_url": "http://localhost:9000"}))
+    server.script("GET", "/api/about", Reply(json={"version": "v5.1.0", "build": "v5.1.0 (local)"}))
+
+    info = client.server_info()
+
+    assert info.version == "v5.1.0" and not info.supports_patch
+
+
+def test_profile_lists_the_api_users_permissions(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/profile", data({"username": "apiuser", "user_role": {"permissions": ["subscribers:get"]}}))
+
+    assert client.profile().permissions == {"subscribers:get"}
+
+
+# -- lists ----------------------------------------------------------------------------------
+
+
+def test_finding_a_list_by_name_matches_the_exact_name_only(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/lists", page([mailing_list(4, "CRM sync"), mailing_list(3, "crm"), mailing_list(9, "CRM")]))
+
+    found = client.find_lists_by_name("CRM")
+
+    assert [found_list.id for found_list in found] == [9]
+    assert server.requests_to("GET", "/api/lists")[0].query["query"] == ["CRM"]
+
+
+def test_when_search_rejects_the_name_then_all_lists_are_scanned(server: FakeListmonk, client: ListmonkClient) -> None:
+    def lists(request: Received) -> Reply:
+        if "query" in request.query:
+            return error(500, "Error fetching lists: pq: syntax error in tsquery")
+        return page([mailing_list(1, "a & b"), mailing_list(2, "a & b")], total=2)
+
+    server.script("GET", "/api/lists", lists)
+
+    assert [found.id for found in client.find_lists_by_name("a & b")] == [1, 2]
+
+
+def test_creating_a_list_sends_listmonks_fields(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("POST", "/api/lists", data(mailing_list(5, "Newsletter")))
+
+    created = client.create_list("Newsletter", tags=["crm"], description="from CRM")
+
+    assert created.id == 5
+    assert server.requests_to("POST", "/api/lists")[0].json() == {
+        "name": "Newsletter", "type": "private", "optin": "single", "tags": ["crm"], "description": "from CRM"
+    }
+
+
+def test_an_unknown_list_id_is_a_rejected_request(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/lists/999", error(400, "List not found"))
+
+    with pytest.raises(RequestRejected, match="List not found"):
+        client.get_list(999)
+
+
+# -- subscriber writes ----------------------------------------------------------------------
+
+
+def test_creating_a_subscriber_sends_preconfirm_under_listmonks_name(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("POST", "/api/subscribers", data(subscriber(3, "ann@example.com")))
+
+    client.create_subscriber(email="ann@example.com", name="Ann", lists=[1, 2], attribs={"crm_id": "7"}, preconfirm=True)
+
+    assert server.requests_to("POST", "/api/subscribers")[0].json() == {
+        "email": "ann@example.com", "name": "Ann", "status": "enabled", "lists": [1, 2],
+        "attribs": {"crm_id": "7"}, "preconfirm_subscriptions": True,
+    }
+
+
+def test_patch_sends_only_the_given_fields(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("PATCH", "/api/subscribers/3", data(subscriber(3)))
+
+    client.patch_subscriber(3, {"attribs": {"crm_id": "7"}})
+
+    assert server.requests_to("PATCH", "/api/subscribers/3")[0].json() == {"attribs": {"crm_id": "7"}}
+
+
+def test_patch_on_listmonk_before_6_1_is_endpoint_not_found(server: FakeListmonk, client: ListmonkClient) -> None:
+    # The fake answers unscripted routes like listmonk: 404 unknown endpoint.
+    with pytest.raises(EndpointNotFound, match="404 unknown endpoint"):
+        client.patch_subscriber(3, {"name": "x"})
+
+
+def test_subscription_changes_send_listmonks_bulk_body(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("PUT", "/api/subscribers/lists", data(True))
+
+    client.change_subscriptions([3, 4], "add", [1], status="confirmed")
+    client.change_subscriptions([3], "unsubscribe", [2])
+
+    bodies = [r.json() for r in server.requests_to("PUT", "/api/subscribers/lists")]
+    assert bodies == [
+        {"ids": [3, 4], "action": "add", "target_list_ids": [1], "status": "confirmed"},
+        {"ids": [3], "action": "unsubscribe", "target_list_ids": [2]},
+    ]
+
+
+def test_empty_bulk_operations_make_no_call(server: FakeListmonk, client: ListmonkClient) -> None:
+    client.change_subscriptions([], "add", [1])
+    client.change_subscriptions([1], "add", [])
+    client.blocklist_subscribers([])
+    client.delete_subscribers([])
+
+    assert server.received == []
+
+
+def test_blocklist_and_delete_send_the_ids(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("PUT", "/api/subscribers/blocklist", data(True))
+    server.script("DELETE", "/api/subscribers", data(True))
+
+    client.blocklist_subscribers([5, 6])
+    client.delete_subscribers(list(range(1, 251)))
+
+    assert server.requests_to("PUT", "/api/subscribers/blocklist")[0].json() == {"ids": [5, 6]}
+    deletes = server.requests_to("DELETE", "/api/subscribers")
+    assert [len(r.query["id"]) for r in deletes] == [200, 50]
+
+
+# -- import and export ----------------------------------------------------------------------
+
+
+def test_waiting_for_an_import_polls_until_it_finishes(server: FakeListmonk, client: ListmonkClient) -> None:
+    running = data({"name": "s.csv", "total": 0, "imported": 0, "status": "importing"})
+    server.script("GET", "/api/import/subscribers", running, running, data({"name": "s.csv", "total": 7, "imported": 6, "status": "finished"}))
+    server.script("GET", "/api/import/subscribers/logs", data("skipping line 6: Invalid email."))
+    server.script("DELETE", "/api/import/subscribers", data({"name": "", "total": 0, "imported": 0, "status": "none"}))
+
+    done = client.wait_for_import(poll_interval=0.01)
+
+    assert (done.status, done.total, done.imported) == ("finished", 7, 6)
+    assert client.import_logs() == "skipping line 6: Invalid email."
+    client.clear_import()
+    assert len(server.requests_to("DELETE", "/api/import/subscribers")) == 1
+
+
+def test_an_import_that_never_ends_times_out_with_its_progress(
+    server: FakeListmonk, make_client: Callable[..., ListmonkClient]
+) -> None:
+    server.script("GET", "/api/import/subscribers", data({"name": "s.csv", "total": 10, "imported": 3, "status": "importing"}))
+    client = make_client(sleep=lambda seconds: None)
+
+    with pytest.raises(ImportTimedOut, match="3 of 10"):
+        client.wait_for_import(poll_interval=0.01, timeout=0.05)
+
+
+def test_export_streams_csv_rows_as_strings(server: FakeListmonk, client: ListmonkClient) -> None:
+    csv_text = (
+        "uuid,email,name,attributes,status,created_at,updated_at\r\n"
+        'u1,ann@example.com,"Ann, the first","{""crm_id"": ""7""}",enabled,t1,t2\r\n'
+        'u2,bob@example.com,"Bob\nJones",{},blocklisted,t3,t4\r\n'
+    )
+    server.script("GET", "/api/subscribers/export", Reply(text=csv_text))
+
+    rows = list(client.export_subscribers())
+
+    assert rows[0]["name"] == "Ann, the first"
+    assert rows[0]["attributes"] == '{"crm_id": "7"}'
+    assert rows[1]["name"] == "Bob\nJones" and rows[1]["status"] == "blocklisted"
