@@ -9,6 +9,7 @@ from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, Destina
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_listmonk.audit import Audit
+from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.config import DestinationConfig
 from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, RecordMapper, Rejected
@@ -36,7 +37,8 @@ class SubscriberSync:
         self._rules = rules
         self._audit = audit
         self._lookup = SubscriberLookup(client, config.match_key)
-        self._writer = Writer(client, config.advanced.concurrency)
+        bulk = BulkImporter(client) if config.advanced.bulk_import and not config.dry_run else None
+        self._writer = Writer(client, config.advanced.concurrency, bulk)
         self._soft_delete_streams = {
             (s.stream.namespace, s.stream.name)
             for s in catalog.streams

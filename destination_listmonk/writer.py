@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
+from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.operations import (
     BlocklistSubscriber,
     ChangeSubscriptions,
@@ -31,9 +32,10 @@ _GroupKey = tuple[str, tuple[int, ...], Optional[str]]
 
 
 class Writer:
-    def __init__(self, client: ListmonkClient, concurrency: int) -> None:
+    def __init__(self, client: ListmonkClient, concurrency: int, bulk: Optional[BulkImporter] = None) -> None:
         self._client = client
         self._concurrency = concurrency
+        self._bulk = bulk
 
     def execute(self, plans: Sequence[Plan]) -> WriteResult:
         result = WriteResult()
@@ -71,7 +73,13 @@ class Writer:
                     failed.add(plan.position)
                     return
 
-        self._parallel(create, [p for p in plans if p.ops and isinstance(p.ops[0], CreateSubscriber)])
+        creates = [p for p in plans if p.ops and isinstance(p.ops[0], CreateSubscriber)]
+        if self._bulk is not None:
+            imported, skipped_rows = self._bulk.create(creates)
+            result.rejected.extend(skipped_rows)
+            failed.update(plan.position for plan, _ in skipped_rows)
+            creates = [p for p in creates if p.position not in imported]
+        self._parallel(create, creates)
         self._parallel(profile, [p for p in plans if any(isinstance(o, (PatchSubscriber, ReplaceSubscriber)) for o in p.ops)])
 
         survivors = [p for p in plans if p.position not in failed]

@@ -1,0 +1,114 @@
+"""Creates many new subscribers through listmonk's CSV importer instead of one POST each.
+
+Only planned `CreateSubscriber` operations are sent, unchanged: the importer is a transport, not a decision.
+It is used only where an import is equivalent to the POST it replaces: subscribe mode on the planned lists with
+the planned subscription status, no subscriber status (imports create `enabled`), no follow-up changes, and all
+overwrite flags off, so a row that turns out to exist already keeps its name, attributes and every subscription
+status (doc §11)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+import uuid
+from collections import defaultdict
+from typing import Sequence, cast
+
+from destination_listmonk.operations import CreateSubscriber, Plan
+from listmonk_client.client import ListmonkClient
+from listmonk_client.errors import ListmonkError, RequestRejected
+
+# Below this many rows an import's fixed cost (upload, polling) is not worth it.
+MIN_ROWS = 50
+_BUSY = "already running"
+_SKIPPED_LINE = re.compile(r"skipping line (\d+): ([^:\[]+)")
+BUSY_WAIT_SECONDS = 600.0
+
+
+def eligible(plan: Plan) -> bool:
+    op = plan.ops[0] if len(plan.ops) == 1 else None
+    return (
+        isinstance(op, CreateSubscriber)
+        and bool(op.list_ids)
+        and op.status in (None, "enabled")
+        and not op.followups
+    )
+
+
+def _create_op(plan: Plan) -> CreateSubscriber:
+    return cast(CreateSubscriber, plan.ops[0])
+
+
+class BulkImporter:
+    def __init__(self, client: ListmonkClient) -> None:
+        self._client = client
+
+    def create(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
+        """Imports the eligible plans; returns the positions it handled and the rows listmonk skipped."""
+        groups: dict[tuple[tuple[int, ...], bool], list[Plan]] = defaultdict(list)
+        for plan in plans:
+            if eligible(plan):
+                op = _create_op(plan)
+                groups[(op.list_ids, op.preconfirm)].append(plan)
+        handled: set[int] = set()
+        rejected: list[tuple[Plan, str]] = []
+        for (list_ids, preconfirm), members in groups.items():
+            if len(members) < MIN_ROWS:
+                continue
+            rejected.extend(self._import(members, list_ids, preconfirm))
+            handled.update(p.position for p in members)
+        return handled, rejected
+
+    def _import(self, members: list[Plan], list_ids: tuple[int, ...], preconfirm: bool) -> list[tuple[Plan, str]]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["email", "name", "attributes"])
+        for plan in members:
+            op = _create_op(plan)
+            writer.writerow([op.email, op.name or "", json.dumps(dict(op.attribs))])
+        params = {
+            "mode": "subscribe",
+            "delim": ",",
+            "lists": list(list_ids),
+            "subscription_status": "confirmed" if preconfirm else "unconfirmed",
+            "overwrite": False,
+            "overwrite_userinfo": False,
+            "overwrite_subscription_status": False,
+        }
+        file_name = f"airbyte-{uuid.uuid4().hex[:12]}.csv"
+        self._start(params, buffer.getvalue(), file_name)
+        status = self._client.wait_for_import()
+        if status.status != "finished":
+            raise RequestRejected(
+                method="POST", path="/api/import/subscribers", status=None,
+                message=f"import {file_name} ended '{status.status}': {self._client.import_logs()[-500:]}",
+            )
+        return self._skipped_rows(members, file_name)
+
+    def _start(self, params: dict[str, object], csv_text: str, file_name: str) -> None:
+        # listmonk runs one import at a time: wait for someone else's to finish rather than fail.
+        deadline = time.monotonic() + BUSY_WAIT_SECONDS
+        while True:
+            try:
+                self._client.start_import(params, csv_text, file_name)
+                return
+            except RequestRejected as error:
+                if _BUSY not in error.message or time.monotonic() > deadline:
+                    raise
+                self._client.wait_for_import()
+
+    def _skipped_rows(self, members: list[Plan], file_name: str) -> list[tuple[Plan, str]]:
+        try:
+            logs = self._client.import_logs()
+        except ListmonkError:
+            return []
+        logs = logs[logs.rfind(f"processing '{file_name}'"):] if file_name in logs else ""
+        skipped = []
+        for line_number, reason in _SKIPPED_LINE.findall(logs):
+            index = int(line_number) - 1
+            if 0 <= index < len(members):
+                skipped.append((members[index], f"listmonk's importer skipped the row: {reason.strip()}"))
+        return skipped
