@@ -120,12 +120,14 @@ class FieldMapping(BaseModel):
         examples=["{first_name} {last_name}"],
         json_schema_extra={"order": 2},
     )
-    attributes: Literal["listed", "remaining"] = Field(
+    attributes: Literal["listed", "remaining", "object"] = Field(
         "remaining",
         title="Attributes",
         description=(
             "`remaining`: every record field not mapped to email, name, status or lists becomes an attribute "
-            "(Airbyte's `_ab_*` metadata columns are never copied). `listed`: only the attribute fields below."
+            "(Airbyte's `_ab_*` metadata columns are never copied). `listed`: only the attribute fields below. "
+            "`object`: the record already holds the attributes as one object, at the attributes object path "
+            "(e.g. records read by source-listmonk)."
         ),
         json_schema_extra={"order": 3},
     )
@@ -135,17 +137,23 @@ class FieldMapping(BaseModel):
         description="With `listed`: record paths copied into attributes under the same (nested) keys, e.g. `plan`, `address.country`.",
         json_schema_extra={"order": 4},
     )
+    attributes_object_field: str = Field(
+        "attribs",
+        title="Attributes object path",
+        description="With `object`: record path of the object whose keys become the attributes.",
+        json_schema_extra={"order": 5},
+    )
     excluded_fields: list[str] = Field(
         default_factory=list,
         title="Excluded fields",
         description="With `remaining`: top-level record fields never copied into attributes.",
-        json_schema_extra={"order": 5},
+        json_schema_extra={"order": 6},
     )
     status_field: Optional[str] = Field(
         None,
         title="Status field",
         description="Record path holding `enabled`, `disabled` or `blocklisted`. Written only by the full sync strategy.",
-        json_schema_extra={"order": 6},
+        json_schema_extra={"order": 7},
     )
     lists_field: Optional[str] = Field(
         None,
@@ -154,10 +162,10 @@ class FieldMapping(BaseModel):
             "Record path holding the lists a subscriber should be on: list IDs, list names, or objects "
             "`{id|name, subscription_status}`. Used on create, and by the full sync strategy for existing subscribers."
         ),
-        json_schema_extra={"order": 7},
+        json_schema_extra={"order": 8},
     )
 
-    @field_validator("email_field", "name_field", "status_field", "lists_field")
+    @field_validator("email_field", "name_field", "status_field", "lists_field", "attributes_object_field")
     @classmethod
     def _valid_path(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not _PATH_RE.match(value):

@@ -135,6 +135,13 @@ class RecordMapper:
         return name or None
 
     def _attribs(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        if self._mapping.attributes == "object":
+            value = paths.get(record, paths.split(self._mapping.attributes_object_field))
+            if value is None:
+                return {}
+            if not isinstance(value, Mapping):
+                raise RecordError(f"attributes at '{self._mapping.attributes_object_field}' must be an object")
+            return dict(value)
         if self._mapping.attributes == "listed":
             attribs: dict[str, Any] = {}
             for path in self._mapping.attribute_fields:

@@ -146,9 +146,13 @@ def _plan_create(desired: Desired, rules: Rules) -> Plan:
             recorder.skip(f"lists.{intent.list_id}", intent.status or rules.new_subscription_status, None, "protected:lists")
         wanted = ()
     default = rules.new_subscription_status
-    direct = tuple(i.list_id for i in wanted if i.status in (None, default))
     followups: list[ChangeSubscriptions] = []
-    if status != "blocklisted":  # listmonk unsubscribes a blocklisted newcomer from everything; keep it so
+    if status == "blocklisted":
+        # listmonk creates every subscription of a blocklisted newcomer as unsubscribed: the opt-outs are kept,
+        # and no follow-up may subscribe them.
+        direct = tuple(i.list_id for i in wanted)
+    else:
+        direct = tuple(i.list_id for i in wanted if i.status in (None, default))
         for other in ("confirmed", "unconfirmed", "unsubscribed"):
             ids = tuple(i.list_id for i in wanted if i.status == other and other != default)
             if ids:
@@ -174,6 +178,9 @@ def _wanted_lists(desired: Desired, rules: Rules, existing: bool) -> tuple[ListI
             intents[list_id] = ListIntent(list_id, None)
     for intent in desired.lists or ():
         intents[intent.list_id] = intent
+    if desired.status == "blocklisted":
+        # A blocklisted person holds only unsubscribed subscriptions (listmonk enforces it on create).
+        return tuple(ListIntent(list_id, "unsubscribed") for list_id in intents)
     return tuple(intents.values())
 
 
@@ -205,9 +212,15 @@ def _plan_update(desired: Desired, current: Subscriber, rules: Rules) -> Plan:
         refusal = _refusal("status", rules, Capability.STATUS)
         if refusal is None and rules.consent_floor and current.status == "blocklisted":
             refusal = RULE_CONSENT
+        subscribed = any(s.subscription_status != "unsubscribed" for s in current.lists)
+        if refusal is None and desired.status == "blocklisted" and subscribed and rules.is_protected("lists"):
+            # The blocklist route unsubscribes every list; a PATCH of the status alone leaves protected
+            # subscriptions as they are. Without PATCH, no call blocklists without touching them.
+            if not (rules.supports_patch and not removed):
+                refusal = "protected:lists"
         if refusal:
             recorder.skip("status", desired.status, current.status, refusal)
-        elif desired.status == "blocklisted":
+        elif desired.status == "blocklisted" and not rules.is_protected("lists"):
             blocklist = True
         else:
             fields["status"] = desired.status
@@ -290,10 +303,15 @@ def _plan_deletion(desired: Desired, current: Optional[Subscriber], rules: Rules
             ops.append(ChangeSubscriptions(current.id, "unsubscribe", ids))
     elif rules.deletions == "blocklist":
         if current.status != "blocklisted":
+            subscribed = any(s.subscription_status != "unsubscribed" for s in current.lists)
             if rules.is_protected("status"):
                 recorder.skip("status", "blocklisted", current.status, "protected:status")
-            else:
+            elif not (subscribed and rules.is_protected("lists")):
                 ops.append(BlocklistSubscriber(current.id))
+            elif rules.supports_patch:
+                ops.append(PatchSubscriber(current.id, {"status": "blocklisted"}))
+            else:
+                recorder.skip("status", "blocklisted", current.status, "protected:lists")
     else:
         opted_out = current.status == "blocklisted" or any(s.subscription_status == "unsubscribed" for s in current.lists)
         if rules.consent_floor and opted_out:

@@ -1,0 +1,117 @@
+"""Builders for running the destination in-process the way Airbyte runs it, and for reading listmonk back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteRecordMessage,
+    AirbyteStateBlob,
+    AirbyteStateMessage,
+    AirbyteStateType,
+    AirbyteStream,
+    AirbyteStreamState,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteStream,
+    DestinationSyncMode,
+    StreamDescriptor,
+    SyncMode,
+    Type,
+)
+
+from destination_listmonk.destination import DestinationListmonk
+from listmonk_client.client import ListmonkClient
+from listmonk_client.models import Subscriber
+from listmonk_client.sql import SqlExpr, quote_literal
+
+STREAM = "contacts"
+
+
+def config(listmonk: Any, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "url": listmonk.url,
+        "username": listmonk.user,
+        "token": listmonk.token,
+        "advanced": {"batch_size": 200, "concurrency": 4},
+    }
+    base.update(overrides)
+    return base
+
+
+def catalog(mode: DestinationSyncMode = DestinationSyncMode.append_dedup, stream: str = STREAM) -> ConfiguredAirbyteCatalog:
+    return ConfiguredAirbyteCatalog(
+        streams=[
+            ConfiguredAirbyteStream(
+                stream=AirbyteStream(name=stream, json_schema={"type": "object"}, supported_sync_modes=[SyncMode.full_refresh]),
+                sync_mode=SyncMode.full_refresh,
+                destination_sync_mode=mode,
+            )
+        ]
+    )
+
+
+def record(data: dict[str, Any], stream: str = STREAM) -> AirbyteMessage:
+    return AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=data, emitted_at=0))
+
+
+def state(marker: int, stream: str = STREAM) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.STATE,
+        state=AirbyteStateMessage(
+            type=AirbyteStateType.STREAM,
+            stream=AirbyteStreamState(
+                stream_descriptor=StreamDescriptor(name=stream), stream_state=AirbyteStateBlob(marker=marker)
+            ),
+        ),
+    )
+
+
+def with_states(records: Sequence[dict[str, Any]], every: int) -> Iterator[AirbyteMessage]:
+    """Records with a STATE message after every `every` records and one at the end."""
+    for index, data in enumerate(records, start=1):
+        yield record(data)
+        if index % every == 0:
+            yield state(index)
+    yield state(len(records))
+
+
+class Run:
+    def __init__(self, messages: list[AirbyteMessage]) -> None:
+        self.messages = messages
+
+    @property
+    def states(self) -> list[int]:
+        return [m.state.stream.stream_state.marker for m in self.messages if m.type == Type.STATE]  # type: ignore[union-attr]
+
+    def events(self, kind: Optional[str] = None) -> list[dict[str, Any]]:
+        parsed = []
+        for message in self.messages:
+            if message.type == Type.LOG and message.log is not None:
+                try:
+                    event = json.loads(message.log.message)
+                except ValueError:
+                    continue
+                if kind is None or event.get("audit") == kind or event.get("event") == kind:
+                    parsed.append(event)
+        return parsed
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        (summary,) = self.events("summary")
+        return summary
+
+
+def write(cfg: dict[str, Any], messages: Iterable[AirbyteMessage], cat: Optional[ConfiguredAirbyteCatalog] = None) -> Run:
+    out = list(DestinationListmonk().write(cfg, cat or catalog(), messages))
+    return Run(out)
+
+
+def subscribers_of(client: ListmonkClient, domain: str) -> dict[str, Subscriber]:
+    expr = SqlExpr(f"subscribers.email LIKE {quote_literal('%@' + domain)}")
+    return {s.email: s for s in client.iter_subscribers(query=expr, per_page=1000)}
+
+
+def subscriptions(subscriber: Subscriber) -> dict[int, str]:
+    return {s.id: s.subscription_status for s in subscriber.lists}

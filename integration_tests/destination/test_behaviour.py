@@ -1,0 +1,259 @@
+"""What listmonk holds after syncs that hit listmonk's sharp edges: failures, bad records, old servers,
+consent-breaking routes, attribute keys, hostile input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airbyte_cdk.models import DestinationSyncMode
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_listmonk.destination import DestinationListmonk
+from integration_tests.destination.harness import (
+    catalog,
+    config,
+    record,
+    state,
+    subscribers_of,
+    subscriptions,
+    with_states,
+    write,
+)
+from listmonk_client.client import ListmonkClient
+
+
+def contacts(domain: str, count: int, **extra: Any) -> list[dict[str, Any]]:
+    return [{"email": f"p{i}@{domain}", "name": f"Person {i}", "tier": "t1", **extra} for i in range(count)]
+
+
+def test_given_failure_mid_sync_then_state_only_for_committed_records_and_rerun_loses_nothing(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    records = contacts(domain, 100)
+    settings = config(listmonk, advanced={"batch_size": 10, "concurrency": 1})
+    emulator.set_faults(fail_after_writes=35, fail_status=503)
+    emitted: list[Any] = []
+    with pytest.raises(Exception):
+        for message in DestinationListmonk().write(settings, catalog(), with_states(records, every=10)):
+            emitted.append(message)
+    states = [m.state.stream.stream_state.marker for m in emitted if m.state is not None]
+    assert states == [10, 20, 30]
+    held = subscribers_of(client, domain)
+    assert all(f"p{i}@{domain}" in held for i in range(30))  # everything before the last state is committed
+    emulator.clear_faults()
+    rerun = write(settings, with_states(records[30:], every=10))  # Airbyte resumes after the last state
+    assert rerun.states[-1] == 70
+    assert len(subscribers_of(client, domain)) == 100
+
+
+def test_given_transient_429_and_503_then_sync_retries_and_completes(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    emulator.set_faults(status=429, count=2, retry_after=0, method="POST")
+    run = write(config(listmonk), with_states(contacts(domain, 20), every=20))
+    assert run.summary["created"] == 20
+    assert len(subscribers_of(client, domain)) == 20
+
+
+def test_given_dry_run_then_changes_are_planned_and_nothing_is_written(listmonk: Any, client: ListmonkClient, domain: str) -> None:
+    run = write(config(listmonk, dry_run=True), with_states(contacts(domain, 5), every=5))
+    assert run.summary["created"] == 5
+    assert len(run.events("dry_run_planned")) == 5
+    assert subscribers_of(client, domain) == {}
+
+
+def test_given_bad_records_then_each_is_rejected_with_a_reason_and_the_rest_synced(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    records = contacts(domain, 5) + [
+        {"email": "not-an-email", "name": "X"},
+        {"name": "no email"},
+        {"email": f"ok-but-bad-status@{domain}", "status": "sleeping"},
+        {"email": f"Gina G <gina@{domain}>"},
+    ]
+    run = write(config(listmonk, mapping={"status_field": "status"}), with_states(records, every=100))
+    reasons = sorted(e["reason"] for e in run.events("rejected_record"))
+    assert len(reasons) == 4
+    assert any("not a valid email" in r for r in reasons) and any("status 'sleeping'" in r for r in reasons)
+    assert any("no email" in r for r in reasons)
+    assert run.summary["created"] == 5 and len(subscribers_of(client, domain)) == 5
+
+
+def test_given_fail_policy_then_first_bad_record_stops_the_sync(listmonk: Any, domain: str) -> None:
+    settings = config(listmonk, rejected_records={"policy": "fail"})
+    with pytest.raises(AirbyteTracedException, match="rejected"):
+        write(settings, [record({"email": "broken"}), state(1)])
+
+
+def test_given_duplicate_keys_in_a_sync_then_last_record_wins_and_is_reported(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    messages = [record({"email": f"dup@{domain}", "name": "First"}), record({"email": f"DUP@{domain} ", "name": "Last"}), state(1)]
+    run = write(config(listmonk), messages)
+    assert subscribers_of(client, domain)[f"dup@{domain}"].name == "Last"
+    assert len(run.events("duplicate_key")) == 1
+
+
+def test_given_attribute_matching_when_email_changes_upstream_then_same_subscriber_updated(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    settings = config(listmonk, match_key="attribs.crm_id")
+    write(settings, [record({"email": f"old@{domain}", "name": "Kim", "crm_id": "C-1"}), state(1)])
+    (before,) = subscribers_of(client, domain).values()
+    write(settings, [record({"email": f"new@{domain}", "name": "Kim", "crm_id": "C-1"}), state(2)])
+    (after,) = subscribers_of(client, domain).values()
+    assert (after.id, after.email) == (before.id, f"new@{domain}")
+
+
+def test_given_hostile_quotes_in_keys_then_lookup_is_safe_and_exact(listmonk: Any, client: ListmonkClient, domain: str) -> None:
+    settings = config(listmonk, match_key="attribs.crm_id")
+    hostile = ["o'brien", "x'); DELETE FROM subscribers; --", "') OR (1=1", "back\\slash"]
+    records = [{"email": f"h{i}@{domain}", "crm_id": key} for i, key in enumerate(hostile)]
+    write(settings, with_states(records, every=10))
+    second = write(settings, with_states(records, every=10))
+    assert second.summary["unchanged"] == len(hostile)
+    held = subscribers_of(client, domain)
+    assert sorted(s.attribs["crm_id"] for s in held.values()) == sorted(hostile)
+    quoted = [{"email": f"o'brien.{i}@{domain}", "name": "Quote"} for i in range(2)]
+    write(config(listmonk), with_states(quoted, every=10))
+    assert write(config(listmonk), with_states(quoted, every=10)).summary["unchanged"] == 2
+
+
+def test_given_full_sync_then_consent_breaking_routes_are_never_used_to_resubscribe(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(
+        listmonk, strategy={"mode": "full_sync"}, target_lists=[str(news.id)], new_subscription_status="confirmed",
+        mapping={"status_field": "status", "lists_field": "lists"},
+    )
+    people = [{"email": f"c{i}@{domain}", "status": "enabled", "lists": [{"id": news.id, "subscription_status": "confirmed"}]} for i in range(3)]
+    write(settings, with_states(people, every=10))
+    held = subscribers_of(client, domain)
+    left, blocked, quirk = (held[f"c{i}@{domain}"] for i in range(3))
+    client.change_subscriptions([left.id], "unsubscribe", [news.id])
+    client.blocklist_subscribers([blocked.id])
+    # listmonk's PATCH to blocklisted without lists leaves subscriptions confirmed: still a blocklisted person.
+    client.patch_subscriber(quirk.id, {"status": "blocklisted"})
+    run = write(settings, with_states(people, every=10))
+    held = subscribers_of(client, domain)
+    assert subscriptions(held[left.email]) == {news.id: "unsubscribed"}
+    assert held[blocked.email].status == "blocklisted" and subscriptions(held[blocked.email]) == {news.id: "unsubscribed"}
+    assert held[quirk.email].status == "blocklisted"
+    assert {(e["subscriber_id"], e["field"], e["rule"]) for e in run.events("skipped_change")} == {
+        (left.id, f"lists.{news.id}", "consent_floor"),
+        (blocked.id, "status", "consent_floor"),
+        (blocked.id, f"lists.{news.id}", "consent_floor"),
+        (quirk.id, "status", "consent_floor"),
+    }
+
+
+def test_given_protected_fields_then_listmonk_values_survive_whatever_the_input(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    settings = config(listmonk, protected_fields=["name", "attribs.vip"], strategy={"mode": "full_sync"},
+                      mapping={"status_field": "status"})
+    write(settings, [record({"email": f"v@{domain}", "name": "Val", "vip": True, "plan": "a"}), state(1)])
+    (created,) = subscribers_of(client, domain).values()
+    client.patch_subscriber(created.id, {"name": "Valentina", "attribs": {"vip": "gold"}})
+    run = write(settings, [record({"email": f"v@{domain}", "name": "VAL", "vip": False, "plan": "b"}), state(2)])
+    (after,) = subscribers_of(client, domain).values()
+    assert (after.name, after.attribs["vip"], after.attribs["plan"]) == ("Valentina", "gold", "b")
+    assert {e["field"] for e in run.events("skipped_change")} == {"name", "attribs.vip"}
+
+
+@pytest.mark.parametrize("mode,expect", [("unsubscribe", "unsubscribed"), ("blocklist", "blocklisted"), ("delete", None)])
+def test_given_cdc_deleted_records_then_deletion_mode_applies(
+    listmonk: Any, client: ListmonkClient, domain: str, mode: str, expect: Any
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], deletions=mode)
+    write(settings, [record({"email": f"d@{domain}"}), state(1)])
+    write(settings, [record({"email": f"d@{domain}", "_ab_cdc_deleted_at": "2026-11-27T00:00:00Z"}), state(2)])
+    held = subscribers_of(client, domain)
+    if expect is None:
+        assert held == {}
+    elif expect == "blocklisted":
+        assert held[f"d@{domain}"].status == "blocklisted"
+    else:
+        assert subscriptions(held[f"d@{domain}"]) == {news.id: "unsubscribed"}
+
+
+def test_given_soft_delete_stream_and_default_settings_then_nothing_is_deleted(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    write(config(listmonk), [record({"email": f"s@{domain}"}), state(1)])
+    write(config(listmonk), [record({"email": f"s@{domain}"}), state(2)], catalog(DestinationSyncMode.soft_delete))
+    assert f"s@{domain}" in subscribers_of(client, domain)
+
+
+def test_given_listmonk_v5_without_patch_then_updates_keep_lists_and_attributes(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed")
+    write(settings, [record({"email": f"v5@{domain}", "name": "Old", "plan": "a"}), state(1)])
+    (held,) = subscribers_of(client, domain).values()
+    client.patch_subscriber(held.id, {"attribs": {"listmonk_only": 1}})
+    client.change_subscriptions([held.id], "unsubscribe", [news.id])
+    emulator.set_version("v5.1.0")
+    run = write(settings, [record({"email": f"v5@{domain}", "name": "New", "plan": "b"}), state(2)])
+    assert run.events("sync started")[0]["update_call"] == "PUT with the full record"
+    (after,) = subscribers_of(client, domain).values()
+    assert after.name == "New"
+    assert after.attribs == {"plan": "b", "listmonk_only": 1}
+    assert subscriptions(after) == {news.id: "unsubscribed"}
+
+
+def test_given_unchanged_resync_then_emulator_sees_zero_writes(listmonk: Any, emulator: Any, domain: str) -> None:
+    records = contacts(domain, 50)
+    write(config(listmonk), with_states(records, every=25))
+    emulator.reset_stats()
+    write(config(listmonk), with_states(records, every=25))
+    assert emulator.stats()["writes"] == 0
+
+
+def test_console_script_writes_and_emits_state(listmonk: Any, client: ListmonkClient, domain: str, tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config(listmonk)))
+    (tmp_path / "catalog.json").write_text(json.dumps({"streams": [{
+        "stream": {"name": "contacts", "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}))
+    lines = [
+        {"type": "RECORD", "record": {"stream": "contacts", "data": {"email": f"cli@{domain}", "name": "Cli"}, "emitted_at": 0}},
+        {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": 1}}}},
+    ]
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("destination-listmonk")), "write", "--config", str(tmp_path / "config.json"),
+         "--catalog", str(tmp_path / "catalog.json")],
+        input="\n".join(json.dumps(line) for line in lines), capture_output=True, text=True, timeout=120, check=True,
+    )
+    messages = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [m["state"]["stream"]["stream_state"] for m in messages if m["type"] == "STATE"] == [{"n": 1}]
+    assert listmonk.token not in out.stdout + out.stderr
+    assert subscribers_of(client, domain)[f"cli@{domain}"].name == "Cli"
+
+
+def test_given_bulk_import_then_new_subscribers_match_what_posts_create_and_consent_holds(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed",
+                      advanced={"batch_size": 500, "concurrency": 4, "bulk_import": True})
+    records = contacts(domain, 120) + [{"email": f"bad row@{domain}", "name": "Bad"}]
+    # Someone already in listmonk and unsubscribed: an import must not touch them (the lookup plans an update).
+    existing = client.create_subscriber(email=f"p0@{domain}", name="Kept", lists=[news.id], preconfirm=True)
+    client.change_subscriptions([existing.id], "unsubscribe", [news.id])
+    run = write(settings, with_states(records, every=500))
+    held = subscribers_of(client, domain)
+    assert len(held) == 120
+    assert run.summary["created"] == 119
+    assert subscriptions(held[f"p0@{domain}"]) == {news.id: "unsubscribed"}
+    sample = held[f"p7@{domain}"]
+    assert (sample.name, sample.attribs, subscriptions(sample)) == ("Person 7", {"tier": "t1"}, {news.id: "confirmed"})
+    assert any("not a valid email" in e["reason"] for e in run.events("rejected_record"))
+    assert write(settings, with_states(records[:120], every=500)).summary["unchanged"] == 120

@@ -1,0 +1,80 @@
+"""API-user authentication (token header or HTTP Basic) and listmonk's permission names."""
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass
+from typing import Optional
+
+from psycopg_pool import ConnectionPool
+from werkzeug.wrappers import Request
+
+from listmonk_emulator.db import fetch_one
+from listmonk_emulator.web import ApiError
+
+# listmonk v6.2's permission catalogue (POST /api/roles/users rejects anything else).
+PERMISSIONS: tuple[str, ...] = (
+    "bounces:get", "bounces:manage",
+    "campaigns:get", "campaigns:get_all", "campaigns:get_analytics", "campaigns:manage",
+    "campaigns:manage_all", "campaigns:send",
+    "lists:get_all", "lists:manage_all",
+    "media:get", "media:manage",
+    "roles:get", "roles:manage",
+    "settings:get", "settings:maintain", "settings:manage",
+    "subscribers:get", "subscribers:get_all", "subscribers:import", "subscribers:manage",
+    "subscribers:sql_query",
+    "templates:get", "templates:manage",
+    "tx:send",
+    "users:get", "users:manage",
+    "webhooks:post_bounce",
+)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    permissions: frozenset[str]
+
+    def require(self, permission: str) -> None:
+        """The route-level check, answered with listmonk's lowercase message."""
+        if permission not in self.permissions:
+            raise ApiError(403, f"permission denied: {permission}")
+
+
+def _credentials(header: str) -> Optional[tuple[str, str]]:
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "token":
+        pair = value.strip()
+    elif scheme.lower() == "basic":
+        try:
+            pair = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+    else:
+        return None
+    user, sep, token = pair.partition(":")
+    return (user, token) if sep and user and token else None
+
+
+def authenticate(pool: ConnectionPool, request: Request) -> User:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise ApiError(403, "invalid session")
+    creds = _credentials(header)
+    if creds is None:
+        raise ApiError(403, "invalid API credentials")
+    username, token = creds
+    with pool.connection() as conn:
+        row = fetch_one(
+            conn,
+            """SELECT u.id, u.password, u.status, r.permissions FROM users u
+               JOIN roles r ON r.id = u.user_role_id
+               WHERE u.username = %s AND u.type = 'api'""",
+            (username,),
+        )
+    if row is None or row["status"] != "enabled" or not row["password"]:
+        raise ApiError(403, "invalid API credentials")
+    if not hmac.compare_digest(str(row["password"]), token):
+        raise ApiError(403, "invalid API credentials")
+    return User(id=row["id"], username=username, permissions=frozenset(row["permissions"]))

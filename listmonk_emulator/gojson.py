@@ -1,0 +1,231 @@
+"""JSON decoding that fails with the exact texts Go's encoding/json gives listmonk.
+
+listmonk returns the decoder's error verbatim (`unexpected EOF`, `invalid character 'n' looking
+for beginning of object key string`, `Unmarshal type error: expected=[]int, got=string, ...`),
+so a Python json error text would not match. This module scans the text the way Go's scanner
+does and records where each top-level value sits, which Go reports as `offset`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+_WS = " \t\n\r"
+
+
+class GoSyntaxError(ValueError):
+    """A malformed document; `eof` tells a truncated one apart from a bad character."""
+
+    def __init__(self, message: str, eof: bool) -> None:
+        super().__init__(message)
+        self.eof = eof
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    kind: str  # Go's name of the JSON kind: string, number, bool, array, object, null
+    items: tuple["Span", ...] = ()  # an array's elements
+
+
+def _quote(ch: str) -> str:
+    if ch == "'":
+        return "'\\''"
+    if ch == '"':
+        return "'\"'"
+    return f"'{ch}'"
+
+
+class _Scanner:
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.i = 0
+
+    def _eof(self) -> GoSyntaxError:
+        return GoSyntaxError("unexpected end of JSON input", eof=True)
+
+    def _bad(self, context: str) -> GoSyntaxError:
+        return GoSyntaxError(f"invalid character {_quote(self.s[self.i])} {context}", eof=False)
+
+    def skip_ws(self) -> None:
+        while self.i < len(self.s) and self.s[self.i] in _WS:
+            self.i += 1
+
+    def peek(self) -> Optional[str]:
+        return self.s[self.i] if self.i < len(self.s) else None
+
+    def value(self, top_fields: Optional[dict[str, Span]] = None) -> Span:
+        self.skip_ws()
+        ch = self.peek()
+        if ch is None:
+            raise self._eof()
+        start = self.i
+        if ch == "{":
+            self._object(top_fields)
+            return Span(start, self.i, "object")
+        if ch == "[":
+            items = self._array()
+            return Span(start, self.i, "array", items)
+        if ch == '"':
+            self._string()
+            return Span(start, self.i, "string")
+        if ch == "-" or ch.isdigit():
+            self._number()
+            return Span(start, self.i, "number")
+        for word, kind in (("true", "bool"), ("false", "bool"), ("null", "null")):
+            if ch == word[0]:
+                self._literal(word)
+                return Span(start, self.i, kind)
+        raise self._bad("looking for beginning of value")
+
+    def _object(self, fields: Optional[dict[str, Span]]) -> None:
+        self.i += 1
+        self.skip_ws()
+        if self.peek() == "}":
+            self.i += 1
+            return
+        while True:
+            self.skip_ws()
+            ch = self.peek()
+            if ch is None:
+                raise self._eof()
+            if ch != '"':
+                raise self._bad("looking for beginning of object key string")
+            key_start = self.i
+            self._string()
+            key = json.loads(self.s[key_start:self.i])
+            self.skip_ws()
+            if self.peek() is None:
+                raise self._eof()
+            if self.peek() != ":":
+                raise self._bad("after object key")
+            self.i += 1
+            span = self.value()
+            if fields is not None:
+                fields[key] = span
+            self.skip_ws()
+            ch = self.peek()
+            if ch is None:
+                raise self._eof()
+            self.i += 1
+            if ch == "}":
+                return
+            if ch != ",":
+                self.i -= 1
+                raise self._bad("after object key:value pair")
+
+    def _array(self) -> tuple[Span, ...]:
+        self.i += 1
+        self.skip_ws()
+        items: list[Span] = []
+        if self.peek() == "]":
+            self.i += 1
+            return ()
+        while True:
+            items.append(self.value())
+            self.skip_ws()
+            ch = self.peek()
+            if ch is None:
+                raise self._eof()
+            self.i += 1
+            if ch == "]":
+                return tuple(items)
+            if ch != ",":
+                self.i -= 1
+                raise self._bad("after array element")
+
+    def _string(self) -> None:
+        self.i += 1
+        while True:
+            ch = self.peek()
+            if ch is None:
+                raise self._eof()
+            if ch == '"':
+                self.i += 1
+                return
+            if ch == "\\":
+                self.i += 2
+                continue
+            if ord(ch) < 0x20:
+                raise self._bad("in string literal")
+            self.i += 1
+
+    def _number(self) -> None:
+        if self.peek() == "-":
+            self.i += 1
+        if self.peek() is None:
+            raise self._eof()
+        if not (self.peek() or "").isdigit():
+            raise self._bad("in numeric literal")
+        while (self.peek() or "") and (self.peek() or "") in "0123456789.eE+-":
+            self.i += 1
+
+    def _literal(self, word: str) -> None:
+        for expected in word:
+            ch = self.peek()
+            if ch is None:
+                raise self._eof()
+            if ch != expected:
+                raise self._bad(f"in literal {word} (expecting {_quote(expected)})")
+            self.i += 1
+
+
+def unmarshal(text: str) -> Any:
+    """Like Go's json.Unmarshal: the whole text must be exactly one value."""
+    scanner = _Scanner(text)
+    scanner.value()
+    scanner.skip_ws()
+    if scanner.peek() is not None:
+        raise scanner._bad("after top-level value")
+    return json.loads(text)
+
+
+def decode_object(text: str) -> tuple[Any, dict[str, Span]]:
+    """Like Go's json.Decoder.Decode (used by echo's Bind): one value, trailing text ignored.
+
+    Returns the value and, for an object, where each top-level field's value sits.
+    """
+    scanner = _Scanner(text)
+    fields: dict[str, Span] = {}
+    span = scanner.value(fields)
+    return json.loads(text[span.start:span.end]), fields
+
+
+def stream_error_text(err: GoSyntaxError) -> str:
+    """json.Decoder reports a truncated document as `unexpected EOF`."""
+    return "unexpected EOF" if err.eof else str(err)
+
+
+def type_error(fields: dict[str, Span], expected: dict[str, str]) -> Optional[str]:
+    """The first `Unmarshal type error` Go would raise for fields of the wrong JSON kind.
+
+    `expected` maps a field name to its Go type name (e.g. "[]int", "string", "models.JSON").
+    """
+    accepts = {
+        "string": {"string"},
+        "bool": {"bool"},
+        "int": {"number"},
+        "[]int": {"array"},
+        "[]string": {"array"},
+        "models.JSON": {"object"},
+    }
+    for name, span in sorted(fields.items(), key=lambda item: item[1].start):
+        go_type = expected.get(name)
+        if go_type is None or span.kind == "null":
+            continue
+        if span.kind not in accepts[go_type]:
+            return _type_message(go_type, span, name)
+        if go_type.startswith("[]"):
+            element_type = go_type[2:]
+            for item in span.items:
+                if item.kind != "null" and item.kind not in accepts[element_type]:
+                    return _type_message(element_type, item, name)
+    return None
+
+
+def _type_message(go_type: str, span: Span, name: str) -> str:
+    # Go stops inside a composite value right after its opening bracket.
+    offset = span.start + 1 if span.kind in ("array", "object") else span.end
+    return f"Unmarshal type error: expected={go_type}, got={span.kind}, field={name}, offset={offset}"

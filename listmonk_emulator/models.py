@@ -1,0 +1,119 @@
+"""Row -> JSON shapes of listmonk objects, and listmonk's field normalisation rules."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Optional
+
+from psycopg import Connection
+
+from listmonk_emulator.db import fetch_all
+from listmonk_emulator.web import ts, ts_pg
+
+# Go's net/mail accepts far more, but it rejects display names and bare words, which is what
+# listmonk's `Invalid email.` cases rely on.
+_EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+$")
+_NAME_SPLIT = re.compile(r"[._+\-]+")
+
+
+def normalise_email(raw: Any) -> Optional[str]:
+    """Trimmed and lowercased email, or None when listmonk would answer `Invalid email.`."""
+    if not isinstance(raw, str):
+        return None
+    email = raw.strip().lower()
+    if not email or len(email) > 1000 or not _EMAIL.match(email):
+        return None
+    return email
+
+
+def name_from_email(email: str) -> str:
+    """listmonk's fallback name: the local part's words, capitalised (`bob.jones@` -> `Bob Jones`)."""
+    local = email.split("@", 1)[0]
+    words = [w for w in _NAME_SPLIT.split(local) if w]
+    return " ".join(w[:1].upper() + w[1:] for w in words) or local
+
+
+def list_json(row: dict[str, Any], statuses: Optional[dict[str, int]] = None, minimal: bool = False) -> dict[str, Any]:
+    counts = statuses or {}
+    return {
+        "id": row["id"],
+        "created_at": ts(row["created_at"]),
+        "updated_at": ts(row["updated_at"]),
+        "uuid": str(row["uuid"]),
+        "name": row["name"],
+        "type": row["type"],
+        "optin": row["optin"],
+        "status": row["status"],
+        "tags": list(row["tags"] or []),
+        "description": row["description"],
+        "subscriber_count": 0 if minimal else sum(counts.values()),
+        "subscriber_statuses": None if minimal else counts,
+        "subscription_created_at": None,
+        "subscription_updated_at": None,
+    }
+
+
+def _subscription_json(row: dict[str, Any]) -> dict[str, Any]:
+    # Nested lists come out of PostgreSQL's JSON functions in listmonk, hence `+00:00`.
+    return {
+        "subscription_status": row["sub_status"],
+        "subscription_created_at": ts_pg(row["sub_created_at"]),
+        "subscription_updated_at": ts_pg(row["sub_updated_at"]),
+        "subscription_meta": row["meta"],
+        "id": row["id"],
+        "uuid": str(row["uuid"]),
+        "name": row["name"],
+        "type": row["type"],
+        "optin": row["optin"],
+        "status": row["status"],
+        "tags": list(row["tags"] or []),
+        "description": row["description"],
+        "created_at": ts_pg(row["created_at"]),
+        "updated_at": ts_pg(row["updated_at"]),
+    }
+
+
+def subscriptions_by_subscriber(conn: Connection[Any], ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    rows = fetch_all(
+        conn,
+        """SELECT sl.subscriber_id, sl.status AS sub_status, sl.created_at AS sub_created_at,
+                  sl.updated_at AS sub_updated_at, sl.meta, l.*
+           FROM subscriber_lists sl JOIN lists l ON l.id = sl.list_id
+           WHERE sl.subscriber_id = ANY(%s) ORDER BY sl.subscriber_id, l.id""",
+        (list(set(ids)),),
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["subscriber_id"], []).append(_subscription_json(row))
+    return out
+
+
+def subscriber_json(row: dict[str, Any], lists: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "created_at": ts(row["created_at"]),
+        "updated_at": ts(row["updated_at"]),
+        "uuid": str(row["uuid"]),
+        "email": row["email"],
+        "name": row["name"],
+        "attribs": row["attribs"],
+        "status": row["status"],
+        "lists": lists,
+    }
+
+
+def subscribers_json(conn: Connection[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    subs = subscriptions_by_subscriber(conn, (r["id"] for r in rows))
+    return [subscriber_json(r, subs.get(r["id"], [])) for r in rows]
+
+
+def list_statuses(conn: Connection[Any], list_ids: list[int]) -> dict[int, dict[str, int]]:
+    rows = fetch_all(
+        conn,
+        """SELECT list_id, status::TEXT AS status, COUNT(*) AS n FROM subscriber_lists
+           WHERE list_id = ANY(%s) GROUP BY list_id, status""",
+        (list_ids,),
+    )
+    out: dict[int, dict[str, int]] = {i: {} for i in list_ids}
+    for row in rows:
+        out[row["list_id"]][row["status"]] = row["n"]
+    return out

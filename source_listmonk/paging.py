@@ -1,0 +1,116 @@
+"""Reading subscribers page by page in id order without skipping or repeating a row while rows change.
+
+With `subscribers:sql_query`: keyset pages, `query=(id > last_id) AND (...)`, always page 1, so inserts,
+updates and deletes during the read cannot shift a row past us. Without it: offset pages (`page`, `per_page`)
+in id order, where a delete on an earlier page would shift an unseen row back onto a page we have read.
+Each page is therefore checked with a one-row probe at the offset where the last row seen should still
+be; if it moved, the previous page is read again (rows already seen are dropped by id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Optional, Protocol
+
+from listmonk_client.client import ListmonkClient
+from listmonk_client.sql import SqlExpr, quote_literal
+
+from source_listmonk.timestamps import format_ts, parse_optional_ts
+
+SUBSCRIBERS_PATH = "/api/subscribers"
+# listmonk's order_by whitelist has no `id`; anything unlisted sorts by subscribers.id.
+_BY_ID = {"order_by": "id", "order": "asc"}
+
+
+def _results(client: ListmonkClient, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    body = client.request("GET", SUBSCRIBERS_PATH, params=params)
+    # A page past the end is `results: null`.
+    return list(((body or {}).get("data") or {}).get("results") or [])
+
+
+def updated_since(moment: datetime) -> SqlExpr:
+    return SqlExpr(f"subscribers.updated_at > {quote_literal(format_ts(moment))}")
+
+
+class SubscriberPages(Protocol):
+    """Pages of subscribers with id > after_id, ascending; `narrowing` may (not must) be applied server-side."""
+
+    def __call__(self, after_id: int, narrowing: Optional[SqlExpr]) -> Iterator[list[dict[str, Any]]]: ...
+
+
+class KeysetPages:
+    def __init__(self, client: ListmonkClient, per_page: int) -> None:
+        self._client = client
+        self._per_page = per_page
+
+    def __call__(self, after_id: int, narrowing: Optional[SqlExpr]) -> Iterator[list[dict[str, Any]]]:
+        last_id = after_id
+        while True:
+            expr = SqlExpr(f"subscribers.id > {int(last_id)}")
+            if narrowing is not None:
+                expr = expr.and_(narrowing)
+            params = {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": self._per_page}
+            rows = _results(self._client, params)
+            if not rows:
+                return
+            yield rows
+            last_id = int(rows[-1]["id"])
+            if len(rows) < self._per_page:
+                return
+
+
+class OffsetPages:
+    def __init__(self, client: ListmonkClient, per_page: int) -> None:
+        self._client = client
+        self._per_page = per_page
+
+    def _page(self, page: int, per_page: int) -> list[dict[str, Any]]:
+        return _results(self._client, {**_BY_ID, "page": page, "per_page": per_page})
+
+    def _id_at(self, offset: int) -> Optional[int]:
+        rows = self._page(offset + 1, 1)
+        return int(rows[0]["id"]) if rows else None
+
+    def __call__(self, after_id: int, narrowing: Optional[SqlExpr]) -> Iterator[list[dict[str, Any]]]:
+        per_page = self._per_page
+        page = 1
+        last_id = after_id
+        while True:
+            rows = self._page(page, per_page)
+            if page > 1 and (not rows or int(rows[0]["id"]) > last_id):
+                # Nothing shifted iff the last row seen still sits just before this page.
+                anchor = self._id_at((page - 1) * per_page - 1)
+                if anchor is None or anchor > last_id:
+                    page -= 1
+                    continue
+            fresh = [row for row in rows if int(row["id"]) > last_id]
+            if fresh:
+                yield fresh
+                last_id = int(fresh[-1]["id"])
+            if len(rows) < per_page:
+                return
+            page += 1
+
+
+def newest_subscriber_change(client: ListmonkClient) -> Optional[datetime]:
+    """max(subscribers.updated_at), in one call that needs no sql_query."""
+    rows = _results(client, {"order_by": "updated_at", "order": "desc", "page": 1, "per_page": 1})
+    return parse_optional_ts(rows[0].get("updated_at")) if rows else None
+
+
+def newest_subscription_change(client: ListmonkClient) -> Optional[datetime]:
+    """max(subscriber_lists.updated_at): the subscriber holding the newest subscription change (needs sql_query)."""
+    expr = SqlExpr(
+        "subscribers.id IN (SELECT subscriber_id FROM subscriber_lists "
+        "WHERE updated_at = (SELECT MAX(updated_at) FROM subscriber_lists))"
+    )
+    rows = _results(client, {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": 1})
+    stamps = [parse_optional_ts(entry.get("subscription_updated_at")) for row in rows for entry in row.get("lists") or []]
+    return max((stamp for stamp in stamps if stamp is not None), default=None)
+
+
+def newest_list_change(client: ListmonkClient) -> Optional[datetime]:
+    body = client.request("GET", "/api/lists", params={"order_by": "updated_at", "order": "desc", "page": 1, "per_page": 1})
+    rows = ((body or {}).get("data") or {}).get("results") or []
+    return parse_optional_ts(rows[0].get("updated_at")) if rows else None

@@ -1,0 +1,28 @@
+"""Full-refresh streams read as listmonk returns them: lists, campaigns (with their view/click/bounce stats), bounces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from source_listmonk.streams.base import Item, ListmonkStream
+
+
+class _PagedStream(ListmonkStream):
+    path: str
+
+    def items(self, incremental: bool) -> Iterator[Item]:
+        # Oldest first, so rows created during the read land on later pages instead of shifting earlier ones.
+        params = {"order_by": "created_at", "order": "asc"}
+        yield from self._context.client.iter_pages(self.path, params, per_page=self._context.config.page_size)
+
+
+class Lists(_PagedStream):
+    path = "/api/lists"
+
+
+class Campaigns(_PagedStream):
+    path = "/api/campaigns"
+
+
+class Bounces(_PagedStream):
+    path = "/api/bounces"
