@@ -4,6 +4,7 @@ FROM python:3.11-slim
 
 WORKDIR /airbyte/integration_code
 COPY setup.py README.md ./
+COPY connector_kit ./connector_kit
 COPY listmonk_client ./listmonk_client
 COPY destination_listmonk ./destination_listmonk
 COPY source_listmonk ./source_listmonk

@@ -26,7 +26,7 @@ setup(
     version="0.1.0",
     description="Airbyte source and destination for listmonk with field-level consent protection",
     python_requires=">=3.10,<3.14",
-    packages=find_packages(include=["listmonk_client*", "listmonk_emulator*", "destination_listmonk*", "source_listmonk*"]),
+    packages=find_packages(include=["connector_kit*", "listmonk_client*", "listmonk_emulator*", "destination_listmonk*", "source_listmonk*"]),
     package_data={
         "destination_listmonk": ["spec.json"],
         "source_listmonk": ["spec.json", "schemas/*.json"],

@@ -8,7 +8,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connector_kit.settings import CONNECTION_FIELDS, ConnectionSettings
+from connector_kit.spec_schema import airbyte_schema
 
 SPEC_PATH = Path(__file__).with_name("spec.json")
 DOCS_URL = "https://github.com/airbyte-listmonk/airbyte-listmonk/blob/main/docs/destination-listmonk.md"
@@ -212,33 +215,11 @@ class Advanced(BaseModel):
     )
 
 
-class DestinationConfig(BaseModel):
+class DestinationConfig(ConnectionSettings):
     """listmonk destination configuration."""
 
     model_config = ConfigDict(extra="ignore", title="listmonk Destination Spec")
 
-    url: str = Field(
-        ..., title="listmonk URL", description="Base URL of the listmonk server, e.g. `https://lists.example.com`.",
-        examples=["https://lists.example.com"],
-        json_schema_extra={"order": 0, "group": "connection"},
-    )
-    username: str = Field(
-        ..., title="API user", description="listmonk API user (Admin > Users; type API).",
-        json_schema_extra={"order": 1, "group": "connection"},
-    )
-    token: SecretStr = Field(
-        ..., title="API token", description="The API user's token (or password for HTTP Basic).",
-        json_schema_extra={"order": 2, "group": "connection", "airbyte_secret": True},
-    )
-    auth_method: Literal["token", "basic"] = Field(
-        "token", title="Authentication",
-        description="`token`: `Authorization: token user:token` (listmonk v4+). `basic`: HTTP Basic with the same pair.",
-        json_schema_extra={"order": 3, "group": "connection"},
-    )
-    verify_tls: bool = Field(
-        True, title="Verify TLS certificate", description="Turn off only for a server with a self-signed certificate you trust.",
-        json_schema_extra={"order": 4, "group": "connection"},
-    )
     strategy: Strategy = Field(
         default_factory=ProfilesOnly, title="Sync strategy",
         description="What this connector may change in listmonk. Protected fields and the consent floor apply on top.",
@@ -322,14 +303,6 @@ class DestinationConfig(BaseModel):
         json_schema_extra={"order": 30, "group": "advanced"},
     )
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must start with http:// or https:// followed by a host, e.g. https://lists.example.com")
-        return value
-
     @field_validator("protected_fields")
     @classmethod
     def _protected(cls, values: list[str]) -> list[str]:
@@ -360,44 +333,10 @@ class DestinationConfig(BaseModel):
         return STRATEGY_CAPABILITIES[self.strategy.mode]
 
 
-def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
-    # The Airbyte UI does not follow $ref, so every definition is inlined.
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target = defs[node["$ref"].split("/")[-1]]
-            merged = {**_inline_refs(target, defs), **{k: v for k, v in node.items() if k != "$ref"}}
-            return merged
-        return {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
-    if isinstance(node, list):
-        return [_inline_refs(item, defs) for item in node]
-    return node
-
-
-def _tidy(node: Any) -> Any:
-    """Shape pydantic's schema the way Airbyte expects: anyOf -> oneOf for unions, no null branches."""
-    if isinstance(node, dict):
-        node = {key: _tidy(value) for key, value in node.items()}
-        if "anyOf" in node:
-            branches = [b for b in node["anyOf"] if b.get("type") != "null"]
-            del node["anyOf"]
-            if len(branches) == 1:
-                node = {**branches[0], **node}
-            else:
-                node["oneOf"] = branches
-                node["type"] = "object"
-        if "discriminator" in node:
-            del node["discriminator"]
-        return node
-    if isinstance(node, list):
-        return [_tidy(item) for item in node]
-    return node
-
-
 def connection_specification() -> dict[str, Any]:
-    schema = DestinationConfig.model_json_schema()
-    schema = _tidy(_inline_refs(schema, schema.get("$defs", {})))
-    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-    schema["additionalProperties"] = True
+    schema = airbyte_schema(DestinationConfig)
+    for name in CONNECTION_FIELDS:
+        schema["properties"][name]["group"] = "connection"
     schema["groups"] = [
         {"id": "connection", "title": "Connection"},
         {"id": "sync", "title": "What to sync"},

@@ -8,8 +8,8 @@ from typing import Any, Iterable, Mapping, Optional
 from airbyte_cdk.destinations import Destination
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, ConfiguredAirbyteCatalog, FailureType, Status
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from pydantic import ValidationError
 
+from connector_kit.settings import parse_settings
 from destination_listmonk.audit import Audit
 from destination_listmonk.config import DestinationConfig
 from destination_listmonk.lists import ListDirectory, ListResolutionError
@@ -23,13 +23,7 @@ from listmonk_client.retry import RetryPolicy
 
 
 def parse_config(raw: Mapping[str, Any]) -> DestinationConfig:
-    try:
-        return DestinationConfig.model_validate(dict(raw))
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors(include_input=False)
-        )
-        raise AirbyteTracedException(message=f"Invalid configuration: {problems}", failure_type=FailureType.config_error) from None
+    return parse_settings(DestinationConfig, raw, "listmonk destination")
 
 
 # `check` should answer in seconds, so it retries little; a sync retries with the full budget.
@@ -37,15 +31,7 @@ CHECK_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_elapsed=10.0)
 
 
 def make_client(config: DestinationConfig, retry: Optional[RetryPolicy] = None) -> ListmonkClient:
-    return ListmonkClient(
-        config.url,
-        config.username,
-        config.token.get_secret_value(),
-        auth_method=config.auth_method,
-        verify_tls=config.verify_tls,
-        pool_size=max(16, config.advanced.concurrency * 2),
-        retry=retry,
-    )
+    return config.client(retry=retry, pool_size=max(16, config.advanced.concurrency * 2))
 
 
 def required_permissions(config: DestinationConfig) -> set[str]:
