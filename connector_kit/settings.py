@@ -15,6 +15,9 @@ from listmonk_client.retry import RetryPolicy
 
 CONNECTION_FIELDS = ("url", "username", "token", "auth_method", "verify_tls")
 
+# `check` should answer in seconds, so it retries little; a sync retries with the full budget.
+CHECK_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_elapsed=10.0)
+
 Settings = TypeVar("Settings", bound="ConnectionSettings")
 
 

@@ -9,7 +9,7 @@ from airbyte_cdk.destinations import Destination
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, ConfiguredAirbyteCatalog, FailureType, Status
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from connector_kit.settings import parse_settings
+from connector_kit.settings import CHECK_RETRY, parse_settings
 from destination_listmonk.audit import Audit
 from destination_listmonk.config import DestinationConfig
 from destination_listmonk.lists import ListDirectory, ListResolutionError
@@ -24,10 +24,6 @@ from listmonk_client.retry import RetryPolicy
 
 def parse_config(raw: Mapping[str, Any]) -> DestinationConfig:
     return parse_settings(DestinationConfig, raw, "listmonk destination")
-
-
-# `check` should answer in seconds, so it retries little; a sync retries with the full budget.
-CHECK_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_elapsed=10.0)
 
 
 def make_client(config: DestinationConfig, retry: Optional[RetryPolicy] = None) -> ListmonkClient:

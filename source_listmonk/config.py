@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, field_validator
 from connector_kit.settings import ConnectionSettings, parse_settings
 from connector_kit.spec_schema import airbyte_schema
 from listmonk_client.client import ListmonkClient
+from listmonk_client.retry import RetryPolicy
 
 SPEC_PATH = Path(__file__).with_name("spec.json")
 DOCS_URL = "https://github.com/airbyte-listmonk/airbyte-listmonk/blob/main/docs/source-listmonk.md"
@@ -59,8 +60,8 @@ def parse_config(raw: Mapping[str, Any]) -> SourceConfig:
     return parse_settings(SourceConfig, raw, "listmonk source")
 
 
-def build_client(config: SourceConfig) -> ListmonkClient:
-    return config.client()
+def build_client(config: SourceConfig, retry: Optional[RetryPolicy] = None) -> ListmonkClient:
+    return config.client(retry=retry)
 
 
 def connection_specification() -> dict[str, Any]:

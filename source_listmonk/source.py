@@ -16,6 +16,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 
+from connector_kit.settings import CHECK_RETRY
 from listmonk_client.preflight import preflight
 from source_listmonk.config import SPEC_PATH, build_client, parse_config
 from source_listmonk.context import ReadContext
@@ -36,7 +37,7 @@ class SourceListmonk(AbstractSource):
         return AirbyteConnectionStatus(status=Status.FAILED, message=message)
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
-        with build_client(parse_config(config)) as client:
+        with build_client(parse_config(config), CHECK_RETRY) as client:
             report = preflight(client, required_permissions=REQUIRED_PERMISSIONS)
         if report.ok:
             return True, None
