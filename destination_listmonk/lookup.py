@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Optional, Sequence
 
 from destination_listmonk import paths
 from listmonk_client.client import ListmonkClient
 from listmonk_client.models import Subscriber
-from listmonk_client.sql import attrib_path_sql, email_in, values_in
-
-# Keys per lookup call: keeps the GET request line well under common 64 KiB server limits.
-KEYS_PER_CALL = 250
-
-
-def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
+from listmonk_client.sql import SqlExpr, attrib_path_sql, email_in, values_in
 
 
 class SubscriberLookup:
-    def __init__(self, client: ListmonkClient, match_key: str) -> None:
+    def __init__(self, client: ListmonkClient, match_key: str, keys_per_call: int, concurrency: int = 1) -> None:
         self._client = client
+        self._keys_per_call = keys_per_call
+        self._concurrency = concurrency
         self._attrib_path: Optional[tuple[str, ...]] = None if match_key == "email" else paths.split(match_key)[1:]
 
     def key_of(self, subscriber: Subscriber) -> Optional[str]:
@@ -36,17 +31,23 @@ class SubscriberLookup:
             return self.by_email(keys)
         found: dict[str, Subscriber] = {}
         column = attrib_path_sql(self._attrib_path)
-        for chunk in _chunks(sorted(set(keys)), KEYS_PER_CALL):
-            for subscriber in self._client.find_subscribers(values_in(column, chunk)):
-                key = self.key_of(subscriber)
-                # Several subscribers sharing one key: the oldest is the match, deterministically.
-                if key is not None and (key not in found or subscriber.id < found[key].id):
-                    found[key] = subscriber
+        for subscriber in self._find(sorted(set(keys)), lambda chunk: values_in(column, chunk)):
+            key = self.key_of(subscriber)
+            # Several subscribers sharing one key: the oldest is the match, deterministically.
+            if key is not None and (key not in found or subscriber.id < found[key].id):
+                found[key] = subscriber
         return found
 
     def by_email(self, emails: Sequence[str]) -> dict[str, Subscriber]:
-        found: dict[str, Subscriber] = {}
-        for chunk in _chunks(sorted(set(emails)), KEYS_PER_CALL):
-            for subscriber in self._client.find_subscribers(email_in(chunk)):
-                found[subscriber.email.lower()] = subscriber
-        return found
+        return {s.email.lower(): s for s in self._find(sorted(set(emails)), email_in)}
+
+    def _find(self, keys: Sequence[str], expression: Callable[[Sequence[str]], SqlExpr]) -> Iterator[Subscriber]:
+        """One lookup call per chunk of keys, several in flight: each call's cost is mostly server round trip."""
+        chunks = [keys[i:i + self._keys_per_call] for i in range(0, len(keys), self._keys_per_call)]
+        if len(chunks) <= 1 or self._concurrency == 1:
+            for chunk in chunks:
+                yield from self._client.find_subscribers(expression(chunk))
+            return
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(chunks))) as pool:
+            for found in pool.map(lambda chunk: self._client.find_subscribers(expression(chunk)), chunks):
+                yield from found

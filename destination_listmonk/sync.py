@@ -36,7 +36,9 @@ class SubscriberSync:
         self._mapper = mapper
         self._rules = rules
         self._audit = audit
-        self._lookup = SubscriberLookup(client, config.match_key)
+        self._lookup = SubscriberLookup(
+            client, config.match_key, config.advanced.lookup_keys_per_call, config.advanced.concurrency
+        )
         bulk = BulkImporter(client) if config.advanced.bulk_import and not config.dry_run else None
         self._writer = Writer(client, config.advanced.concurrency, bulk)
         self._soft_delete_streams = {
@@ -85,7 +87,12 @@ class SubscriberSync:
         plans = self._plan(list(latest.values()))
         if self._config.dry_run:
             return
+        pacing_before = self._writer.concurrency.current
         result = self._writer.execute(plans)
+        if self._writer.concurrency.current != pacing_before:
+            self._audit.info("write concurrency changed", concurrency=self._writer.concurrency.current,
+                             reason="listmonk pushed back (429/5xx retried)" if self._writer.concurrency.current < pacing_before
+                             else "no pushback")
         for failed_plan, reason in result.rejected:
             self._audit.unplanned(failed_plan)
             self._audit.rejected(failed_plan.position, reason, failed_plan.key)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from destination_listmonk.bulk_import import BulkImporter
+from destination_listmonk.pacing import AdaptiveConcurrency
 from destination_listmonk.operations import (
     BlocklistSubscriber,
     ChangeSubscriptions,
@@ -34,7 +35,7 @@ _GroupKey = tuple[str, tuple[int, ...], Optional[str]]
 class Writer:
     def __init__(self, client: ListmonkClient, concurrency: int, bulk: Optional[BulkImporter] = None) -> None:
         self._client = client
-        self._concurrency = concurrency
+        self.concurrency = AdaptiveConcurrency(concurrency)
         self._bulk = bulk
 
     def execute(self, plans: Sequence[Plan]) -> WriteResult:
@@ -92,13 +93,16 @@ class Writer:
     def _parallel(self, work: Callable[[Plan], None], plans: list[Plan]) -> None:
         if not plans:
             return
-        if self._concurrency == 1 or len(plans) == 1:
+        retries_before = self._client.stats.retries
+        workers = self.concurrency.current
+        if workers == 1 or len(plans) == 1:
             for plan in plans:
                 work(plan)
-            return
-        with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
-            # list() re-raises the first unexpected error (auth, retries exhausted...) so the batch fails.
-            list(pool.map(work, plans))
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                # list() re-raises the first unexpected error (auth, retries exhausted...) so the batch fails.
+                list(pool.map(work, plans))
+        self.concurrency.observe(pushed_back=self._client.stats.retries > retries_before)
 
     def _change_subscriptions(
         self, plans: Sequence[Plan], created: dict[int, int], result: WriteResult, failed: set[int]

@@ -342,8 +342,11 @@ class ListmonkClient:
     def clear_import(self) -> None:
         self._data("DELETE", IMPORT_PATH)
 
-    def wait_for_import(self, *, poll_interval: float = 0.2, timeout: float = 3600) -> ImportStatus:
-        """Poll until the import is no longer running; raises ImportTimedOut after `timeout` seconds."""
+    def wait_for_import(
+        self, *, poll_interval: float = 0.02, max_poll_interval: float = 1.0, timeout: float = 3600
+    ) -> ImportStatus:
+        """Poll until the import is no longer running; raises ImportTimedOut after `timeout` seconds.
+        Polls start fast (small imports finish in milliseconds) and back off to `max_poll_interval`."""
         deadline = time.monotonic() + timeout
         while True:
             status = self.import_status()
@@ -356,6 +359,7 @@ class ListmonkClient:
                     f"({status.imported} of {status.total} rows)",
                 )
             self._sleep(poll_interval)
+            poll_interval = min(poll_interval * 2, max_poll_interval)
 
     # -- pass-through streams ---------------------------------------------------------------
 

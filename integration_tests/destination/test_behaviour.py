@@ -51,13 +51,15 @@ def test_given_failure_mid_sync_then_state_only_for_committed_records_and_rerun_
     assert len(subscribers_of(client, domain)) == 100
 
 
-def test_given_transient_429_and_503_then_sync_retries_and_completes(
+def test_given_listmonk_pushes_back_then_sync_retries_slows_down_and_completes(
     listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
 ) -> None:
-    emulator.set_faults(status=429, count=2, retry_after=0, method="POST")
-    run = write(config(listmonk), with_states(contacts(domain, 20), every=20))
-    assert run.summary["created"] == 20
-    assert len(subscribers_of(client, domain)) == 20
+    emulator.set_faults(status=429, count=3, retry_after=0, method="POST")
+    settings = config(listmonk, advanced={"batch_size": 20, "concurrency": 4, "bulk_import": False})
+    run = write(settings, with_states(contacts(domain, 40), every=20))
+    assert run.summary["created"] == 40
+    assert len(subscribers_of(client, domain)) == 40
+    assert [e["concurrency"] for e in run.events("write concurrency changed")][:1] == [2]
 
 
 def test_given_dry_run_then_changes_are_planned_and_nothing_is_written(listmonk: Any, client: ListmonkClient, domain: str) -> None:
