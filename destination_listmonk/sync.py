@@ -15,7 +15,7 @@ from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, RecordMapper, Rejected
 from destination_listmonk.operations import Plan
 from destination_listmonk.protection import Rules, plan
-from destination_listmonk.writer import Writer
+from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
 from listmonk_client.models import Subscriber
 
@@ -87,12 +87,7 @@ class SubscriberSync:
         plans = self._plan(list(latest.values()))
         if self._config.dry_run:
             return
-        pacing_before = self._writer.concurrency.current
-        result = self._writer.execute(plans)
-        if self._writer.concurrency.current != pacing_before:
-            self._audit.info("write concurrency changed", concurrency=self._writer.concurrency.current,
-                             reason="listmonk pushed back (429/5xx retried)" if self._writer.concurrency.current < pacing_before
-                             else "no pushback")
+        result = self._write(plans)
         for failed_plan, reason in result.rejected:
             self._audit.unplanned(failed_plan)
             self._audit.rejected(failed_plan.position, reason, failed_plan.key)
@@ -102,13 +97,22 @@ class SubscriberSync:
             for conflict in result.conflicts:
                 self._audit.unplanned(conflict)
             retry = self._plan([by_key[c.key] for c in result.conflicts])
-            second = self._writer.execute(retry)
+            second = self._write(retry)
             for failed_plan, reason in second.rejected:
                 self._audit.unplanned(failed_plan)
                 self._audit.rejected(failed_plan.position, reason, failed_plan.key)
             for conflict in second.conflicts:
                 self._audit.unplanned(conflict)
                 self._audit.rejected(conflict.position, "the email already belongs to another subscriber", conflict.key)
+
+    def _write(self, plans: list[Plan]) -> WriteResult:
+        before = self._writer.concurrency.current
+        result = self._writer.execute(plans)
+        after = self._writer.concurrency.current
+        if after != before:
+            reason = "listmonk pushed back (429/5xx retried)" if after < before else "no pushback"
+            self._audit.info("write concurrency changed", concurrency=after, reason=reason)
+        return result
 
     def _plan(self, desired: list[Desired]) -> list[Plan]:
         current = self._current_state(desired)
