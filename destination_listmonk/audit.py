@@ -84,6 +84,9 @@ class Audit:
             self._emit({"audit": "dry_run_planned", "key": plan.key, "outcome": plan.outcome,
                         "operations": [type(op).__name__ + json.dumps(asdict(op), default=str) for op in plan.ops]})
 
+    def unchanged_by_snapshot(self) -> None:
+        self.summary.unchanged += 1
+
     def unplanned(self, plan: Plan) -> None:
         """Undoes the outcome count of a plan whose writes listmonk refused (the record is rejected instead)."""
         counters = {"create": "created", "update": "updated", "deleted": "deleted"}

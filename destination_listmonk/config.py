@@ -217,6 +217,16 @@ class Advanced(BaseModel):
         ),
         json_schema_extra={"order": 2},
     )
+    snapshot_lookup: bool = Field(
+        False, title="Read listmonk's export once instead of looking every record up",
+        description=(
+            "Streams listmonk's subscriber export at the start (16 bytes a subscriber in memory) so records that "
+            "are certainly new or certainly unchanged need no lookup call; the rest are looked up as usual. Pays "
+            "off when a sync covers a large share of listmonk's subscribers (initial loads, full re-syncs). "
+            "Applies when matching on email."
+        ),
+        json_schema_extra={"order": 4},
+    )
     lookup_keys_per_call: int = Field(
         150, ge=1, le=1000, title="Keys per lookup call",
         description=(

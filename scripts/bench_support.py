@@ -96,6 +96,7 @@ class CaseSpec:
     concurrency: int = 4
     lookup_keys: int = 150
     bulk_import: bool = True
+    snapshot_lookup: bool = False
     state_every: int = 10_000
     naive_concurrency: int = 4
 
@@ -196,7 +197,7 @@ def connector_config(spec: CaseSpec) -> dict[str, Any]:
         "new_subscription_status": "confirmed",
         "mapping": {"name_field": "name"},
         "advanced": {"batch_size": spec.batch_size, "concurrency": spec.concurrency, "bulk_import": spec.bulk_import,
-                     "lookup_keys_per_call": spec.lookup_keys},
+                     "lookup_keys_per_call": spec.lookup_keys, "snapshot_lookup": spec.snapshot_lookup},
     }
 
 
@@ -352,6 +353,7 @@ def _run_naive(spec: CaseSpec) -> tuple[int, str, dict[str, Any]]:
 RUNNERS: dict[str, Callable[[CaseSpec], tuple[int, str, dict[str, Any]]]] = {
     "connector": _run_connector,
     "connector-posts": _run_connector,
+    "connector+snapshot": _run_connector,
     "csv_import": _run_csv_import,
     "naive": _run_naive,
 }

@@ -14,8 +14,8 @@ records/s, HTTP requests and writes issued, and the peak RSS of the process doin
 Systems: `connector` (this project's destination, in-process in the child), `csv_import` (POST
 /api/import/subscribers with the same contacts; `overwrite_userinfo` on re-syncs, v5: `overwrite`), `naive`
 (POST per record; on 409 a lookup and a PATCH/PUT of the whole profile, no diffing; capped at --naive-max
-records and extrapolated to N), and `connector-posts` (the connector with advanced.bulk_import off: one POST per
-new subscriber, via --posts).
+records and extrapolated to N), `connector-posts` (the connector with advanced.bulk_import off: one POST per
+new subscriber, via --posts) and `connector+snapshot` (the connector with advanced.snapshot_lookup, via --snapshot).
 
 Request counts come from the local server's /api counter (delta around each case), or against a remote
 listmonk from a counter wrapped around requests.Session.send in the child.
@@ -77,6 +77,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--naive-concurrency", type=int, default=4, help="parallel calls of the naive connector")
     parser.add_argument("--batch-size", type=int, default=1000, help="connector advanced.batch_size (<=5000)")
     parser.add_argument("--concurrency", type=int, default=4, help="connector advanced.concurrency")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="also run the connector with advanced.snapshot_lookup=true, as system 'connector+snapshot'")
     parser.add_argument("--lookup-keys", type=int, default=150, help="connector advanced.lookup_keys_per_call")
     parser.add_argument("--state-every", type=int, default=10_000, help="records between STATE messages")
     parser.add_argument("--url", default=os.environ.get("LISTMONK_URL"), help="a listmonk to use instead of the local server")
@@ -95,6 +97,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         args.cases = ["initial", *args.cases]
     if args.posts:
         args.systems.append("connector-posts")
+    if args.snapshot:
+        args.systems.append("connector+snapshot")
     return args
 
 
@@ -176,7 +180,8 @@ def run_scenario(target: Target, args: argparse.Namespace, system: str, n: int) 
         spec = CaseSpec(
             system=system, case=case.name, n=sent, url=target.url, user=target.user, token=target.token,
             list_id=list_id, domain=domain, batch_size=args.batch_size, concurrency=args.concurrency, lookup_keys=args.lookup_keys,
-            bulk_import=system != "connector-posts", state_every=args.state_every,
+            bulk_import=system != "connector-posts", snapshot_lookup=system == "connector+snapshot",
+            state_every=args.state_every,
             naive_concurrency=args.naive_concurrency,
         )
         target.reset_counter()

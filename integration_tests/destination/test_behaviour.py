@@ -259,3 +259,34 @@ def test_given_bulk_import_then_new_subscribers_match_what_posts_create_and_cons
     assert (sample.name, sample.attribs, subscriptions(sample)) == ("Person 7", {"tier": "t1"}, {news.id: "confirmed"})
     assert any("not a valid email" in e["reason"] for e in run.events("rejected_record"))
     assert write(settings, with_states(records[:120], every=500)).summary["unchanged"] == 120
+
+
+def test_given_snapshot_lookup_then_new_and_unchanged_records_skip_lookups_and_listmonk_ends_the_same(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], mapping={"status_field": "status"},
+                      advanced={"batch_size": 100, "concurrency": 4, "snapshot_lookup": True})
+    people = contacts(domain, 300, status="enabled")
+    people[250] = {**people[10], "name": "Renamed later in the same sync"}  # a key seen again two batches on
+    emulator.reset_stats()
+    first = write(settings, with_states(people, every=100))
+    assert first.summary["created"] == 299
+    assert emulator.stats()["by_route"].get("GET /api/subscribers", 0) == 1  # only the duplicate was looked up
+    held = subscribers_of(client, domain)
+    assert held[f"p10@{domain}"].name == "Renamed later in the same sync"
+
+    client.blocklist_subscribers([held[f"p20@{domain}"].id])
+    client.patch_subscriber(held[f"p30@{domain}"].id, {"attribs": {"listmonk_only": 1}})
+    people[40] = {**people[40], "name": "New name"}
+    emulator.reset_stats()
+    second = write(settings, with_states(people, every=100))
+    # p10 is written twice (its two records disagree), p40 once; everything else is judged from the export.
+    assert (second.summary["updated"], second.summary["unchanged"], second.summary["created"]) == (3, 297, 0)
+    assert emulator.stats()["writes"] == 3
+    after = subscribers_of(client, domain)
+    assert after[f"p10@{domain}"].name == "Renamed later in the same sync"
+    assert after[f"p40@{domain}"].name == "New name"
+    assert after[f"p30@{domain}"].attribs["listmonk_only"] == 1
+    assert after[f"p20@{domain}"].status == "blocklisted"
+    assert [(e["subscriber_id"], e["field"]) for e in second.events("skipped_change")] == [(held[f"p20@{domain}"].id, "status")]
