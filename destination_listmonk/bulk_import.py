@@ -15,7 +15,8 @@ import re
 import time
 import uuid
 from collections import defaultdict
-from typing import Sequence, cast
+from dataclasses import dataclass
+from typing import Optional, Sequence, cast
 
 from destination_listmonk.operations import CreateSubscriber, Plan
 from listmonk_client.client import ListmonkClient
@@ -42,12 +43,24 @@ def _create_op(plan: Plan) -> CreateSubscriber:
     return cast(CreateSubscriber, plan.ops[0])
 
 
+@dataclass
+class _PendingImport:
+    members: list[Plan]
+    file_name: str
+
+
 class BulkImporter:
+    """Runs imports one at a time (as listmonk requires). The last import of a batch may still be running when
+    `create` returns, so the next batch's records are read and mapped meanwhile; `settle` waits for it, and the
+    sync calls it before any lookup, write or STATE that must see its result."""
+
     def __init__(self, client: ListmonkClient) -> None:
         self._client = client
+        self._pending: Optional[_PendingImport] = None
 
     def create(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
-        """Imports the eligible plans; returns the positions it handled and the rows listmonk skipped."""
+        """Starts imports for the eligible plans; returns the positions handed to the importer and the rows
+        listmonk skipped in the imports that already finished."""
         groups: dict[tuple[tuple[int, ...], bool], list[Plan]] = defaultdict(list)
         for plan in plans:
             if eligible(plan):
@@ -58,11 +71,25 @@ class BulkImporter:
         for (list_ids, preconfirm), members in groups.items():
             if len(members) < MIN_ROWS:
                 continue
-            rejected.extend(self._import(members, list_ids, preconfirm))
+            rejected.extend(self.settle())
+            self._pending = self._start_import(members, list_ids, preconfirm)
             handled.update(p.position for p in members)
         return handled, rejected
 
-    def _import(self, members: list[Plan], list_ids: tuple[int, ...], preconfirm: bool) -> list[tuple[Plan, str]]:
+    def settle(self) -> list[tuple[Plan, str]]:
+        """Waits for the running import, if any; returns the rows listmonk skipped."""
+        if self._pending is None:
+            return []
+        pending, self._pending = self._pending, None
+        status = self._client.wait_for_import()
+        if status.status != "finished":
+            raise RequestRejected(
+                method="POST", path="/api/import/subscribers", status=None,
+                message=f"import {pending.file_name} ended '{status.status}': {self._client.import_logs()[-500:]}",
+            )
+        return self._skipped_rows(pending.members, pending.file_name)
+
+    def _start_import(self, members: list[Plan], list_ids: tuple[int, ...], preconfirm: bool) -> _PendingImport:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["email", "name", "attributes"])
@@ -80,13 +107,7 @@ class BulkImporter:
         }
         file_name = f"airbyte-{uuid.uuid4().hex[:12]}.csv"
         self._start(params, buffer.getvalue(), file_name)
-        status = self._client.wait_for_import()
-        if status.status != "finished":
-            raise RequestRejected(
-                method="POST", path="/api/import/subscribers", status=None,
-                message=f"import {file_name} ended '{status.status}': {self._client.import_logs()[-500:]}",
-            )
-        return self._skipped_rows(members, file_name)
+        return _PendingImport(members, file_name)
 
     def _start(self, params: dict[str, object], csv_text: str, file_name: str) -> None:
         # listmonk runs one import at a time: wait for someone else's to finish rather than fail.

@@ -199,7 +199,7 @@ class Advanced(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Performance")
 
     batch_size: int = Field(
-        1000, ge=1, le=5000, title="Batch size",
+        5000, ge=1, le=20000, title="Batch size",
         description="Records looked up, planned and written together; a STATE is passed on after each batch it closes.",
         json_schema_extra={"order": 0},
     )

@@ -70,23 +70,32 @@ class SubscriberSync:
                 soft_delete = (record.namespace, record.stream) in self._soft_delete_streams
                 self._buffer.append(self._mapper.map(record.data, self._position, soft_delete))
                 if len(self._buffer) >= self._config.advanced.batch_size:
-                    yield from self._flush()
+                    # A bulk import may still run when this returns: the next batch is read meanwhile.
+                    yield from self._flush(settle=False)
             elif message.type == Type.STATE:
-                yield from self._flush()
+                yield from self._flush(settle=True)
                 yield message
-        yield from self._flush()
+        yield from self._flush(settle=True)
         self._audit.finish()
         yield from self._audit.drain()
 
-    def _flush(self) -> Iterator[AirbyteMessage]:
+    def _flush(self, settle: bool) -> Iterator[AirbyteMessage]:
         if self._buffer:
             batch, self._buffer = self._buffer, []
             self._process(batch)
             self._audit.progress()
-            self._enforce_rejection_policy()
+        if settle:
+            self._settle()
+        self._enforce_rejection_policy()
         yield from self._audit.drain()
 
+    def _settle(self) -> None:
+        for failed_plan, reason in self._writer.settle():
+            self._audit.unplanned(failed_plan)
+            self._audit.rejected(failed_plan.position, reason, failed_plan.key)
+
     def _process(self, batch: list[Union[Desired, Rejected]]) -> None:
+        self._settle()  # lookups and writes below must see the previous batch's import
         latest: dict[str, Desired] = {}
         for item in batch:
             if isinstance(item, Rejected):

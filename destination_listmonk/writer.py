@@ -90,6 +90,10 @@ class Writer:
         self._grouped_ids(survivors, DeleteSubscriber, self._client.delete_subscribers, result, failed)
         return result
 
+    def settle(self) -> list[tuple[Plan, str]]:
+        """Waits for writes still running on listmonk (a bulk import); returns the records it refused."""
+        return self._bulk.settle() if self._bulk is not None else []
+
     def _parallel(self, work: Callable[[Plan], None], plans: list[Plan]) -> None:
         if not plans:
             return

@@ -290,3 +290,22 @@ def test_given_snapshot_lookup_then_new_and_unchanged_records_skip_lookups_and_l
     assert after[f"p30@{domain}"].attribs["listmonk_only"] == 1
     assert after[f"p20@{domain}"].status == "blocklisted"
     assert [(e["subscriber_id"], e["field"]) for e in second.events("skipped_change")] == [(held[f"p20@{domain}"].id, "status")]
+
+
+def test_given_bulk_imports_overlapping_the_next_batch_when_an_import_fails_then_state_stops_at_the_last_commit(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 100, "bulk_import": True})
+    records = contacts(domain, 400)
+    emulator.set_faults(fail_after_writes=2, fail_status=500, method="POST")  # the third import is refused
+    emitted: list[Any] = []
+    with pytest.raises(Exception):
+        for message in DestinationListmonk().write(settings, catalog(), with_states(records, every=200)):
+            emitted.append(message)
+    assert [m.state.stream.stream_state.marker for m in emitted if m.state is not None] == [200]
+    assert len(subscribers_of(client, domain)) == 200
+    emulator.clear_faults()
+    write(settings, with_states(records[200:], every=200))
+    held = subscribers_of(client, domain)
+    assert len(held) == 400 and all(subscriptions(s) == {news.id: "unconfirmed"} for s in held.values())
