@@ -91,8 +91,12 @@ class SubscriberSync:
 
     def _settle(self) -> None:
         for failed_plan, reason in self._writer.settle():
-            self._audit.unplanned(failed_plan)
-            self._audit.rejected(failed_plan.position, reason, failed_plan.key)
+            self._refused(failed_plan, reason)
+
+    def _refused(self, failed_plan: Plan, reason: str) -> None:
+        """listmonk refused a planned write: the record is rejected rather than counted as written."""
+        self._audit.unplanned(failed_plan)
+        self._audit.rejected(failed_plan.position, reason, failed_plan.key)
 
     def _process(self, batch: list[Union[Desired, Rejected]]) -> None:
         self._settle()  # lookups and writes below must see the previous batch's import
@@ -114,8 +118,7 @@ class SubscriberSync:
                     self._snapshot.written.add(written.key)
         result = self._write(plans)
         for failed_plan, reason in result.rejected:
-            self._audit.unplanned(failed_plan)
-            self._audit.rejected(failed_plan.position, reason, failed_plan.key)
+            self._refused(failed_plan, reason)
         if result.conflicts:
             # Created by someone else since the lookup: plan again against what listmonk now holds, once.
             by_key = {d.key: d for d in latest.values()}
@@ -124,11 +127,9 @@ class SubscriberSync:
             retry = self._plan([by_key[c.key] for c in result.conflicts])
             second = self._write(retry)
             for failed_plan, reason in second.rejected:
-                self._audit.unplanned(failed_plan)
-                self._audit.rejected(failed_plan.position, reason, failed_plan.key)
+                self._refused(failed_plan, reason)
             for conflict in second.conflicts:
-                self._audit.unplanned(conflict)
-                self._audit.rejected(conflict.position, "the email already belongs to another subscriber", conflict.key)
+                self._refused(conflict, "the email already belongs to another subscriber")
 
     def _write(self, plans: list[Plan]) -> WriteResult:
         before = self._writer.concurrency.current

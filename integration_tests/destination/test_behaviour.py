@@ -309,3 +309,16 @@ def test_given_bulk_imports_overlapping_the_next_batch_when_an_import_fails_then
     write(settings, with_states(records[200:], every=200))
     held = subscribers_of(client, domain)
     assert len(held) == 400 and all(subscriptions(s) == {news.id: "unconfirmed"} for s in held.values())
+
+
+def test_given_two_keys_claiming_one_email_then_second_is_rejected_with_the_owner_named(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    settings = config(listmonk, match_key="attribs.crm_id")
+    messages = [record({"email": f"shared@{domain}", "crm_id": "A"}), record({"email": f"shared@{domain}", "crm_id": "B"}), state(1)]
+    run = write(settings, messages)
+    (held,) = subscribers_of(client, domain).values()
+    assert held.attribs["crm_id"] == "A"
+    (rejection,) = run.events("rejected_record")
+    assert rejection["key"] == "B" and "crm_id is 'A'" in rejection["reason"]
+    assert (run.summary["created"], run.summary["rejected"]) == (1, 1)

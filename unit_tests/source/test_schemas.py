@@ -13,14 +13,16 @@ import pytest
 from source_listmonk.records import subscription_rows
 from source_listmonk.streams.base import SCHEMAS_DIR, load_schema
 
-FIXTURES = Path("/work/shared/listmonk-fixtures")
-if not FIXTURES.is_dir():
-    FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "listmonk-fixtures"
+# The recorded real-server responses, copied into the repo so the suite runs from a plain clone.
+FIXTURES = Path(__file__).resolve().parents[2] / "integration_tests" / "data" / "listmonk-fixtures"
 STREAMS = ["subscribers", "subscriptions", "lists", "campaigns", "bounces"]
 
 
 def _responses(path_prefix: str) -> Iterator[Any]:
-    for fixture in sorted(FIXTURES.glob("*.json")):
+    fixtures = sorted(FIXTURES.glob("*.json"))
+    if not fixtures:
+        raise FileNotFoundError(f"no recorded fixtures in {FIXTURES}")
+    for fixture in fixtures:
         for step in json.loads(fixture.read_text()).get("steps", []):
             request, response = step["request"], step["response"]
             if request["method"] == "GET" and request["path"].startswith(path_prefix) and response.get("status") == 200:
