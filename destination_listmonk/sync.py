@@ -109,6 +109,8 @@ class SubscriberSync:
             if previous is not None:
                 self._audit.duplicate(item.key, previous.position, item.position)
             latest[item.key] = item  # re-inserted so the batch keeps record order
+        if self._config.match_key != "email":
+            self._one_claim_per_email(latest)
         plans = self._plan(list(latest.values()))
         if self._config.dry_run:
             return
@@ -130,6 +132,23 @@ class SubscriberSync:
                 self._refused(failed_plan, reason)
             for conflict in second.conflicts:
                 self._refused(conflict, "the email already belongs to another subscriber")
+
+    def _one_claim_per_email(self, latest: dict[str, Desired]) -> None:
+        """Two keys claiming one email in a batch: the first record keeps it, whatever order the parallel writes
+        would have landed in."""
+        owners: dict[str, Desired] = {}
+        for item in list(latest.values()):
+            if item.email is None or item.deleted:
+                continue
+            owner = owners.setdefault(item.email, item)
+            if owner is not item:
+                del latest[item.key]
+                self._audit.rejected(
+                    item.position,
+                    f"email {item.email} is also claimed by record {owner.position} "
+                    f"({self._config.match_key} '{owner.key}') in the same batch",
+                    item.key,
+                )
 
     def _write(self, plans: list[Plan]) -> WriteResult:
         before = self._writer.concurrency.current

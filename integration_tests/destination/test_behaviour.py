@@ -320,5 +320,19 @@ def test_given_two_keys_claiming_one_email_then_second_is_rejected_with_the_owne
     (held,) = subscribers_of(client, domain).values()
     assert held.attribs["crm_id"] == "A"
     (rejection,) = run.events("rejected_record")
-    assert rejection["key"] == "B" and "crm_id is 'A'" in rejection["reason"]
+    assert rejection["key"] == "B" and "also claimed by record 1 (attribs.crm_id 'A')" in rejection["reason"]
     assert (run.summary["created"], run.summary["rejected"]) == (1, 1)
+    # In a later sync the email's owner is found by the lookup, and B is refused naming it.
+    again = write(settings, [record({"email": f"shared@{domain}", "crm_id": "B"}), state(2)])
+    (rejection,) = again.events("rejected_record")
+    assert "crm_id is 'A'" in rejection["reason"]
+
+
+def test_given_create_answered_409_then_record_is_planned_again_against_listmonk_and_synced(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    # As if someone created the subscriber between the lookup and the POST: the plan is redone, not guessed.
+    emulator.set_faults(status=409, count=1, method="POST", path_prefix="/api/subscribers")
+    run = write(config(listmonk, advanced={"bulk_import": False}), [record({"email": f"late@{domain}", "name": "Late"}), state(1)])
+    assert (run.summary["created"], run.summary["rejected"]) == (1, 0)
+    assert subscribers_of(client, domain)[f"late@{domain}"].name == "Late"
