@@ -13,7 +13,8 @@ import hashlib
 import json
 from array import array
 from enum import Enum
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
 
 from destination_listmonk import paths
 from destination_listmonk.mapping import Desired

@@ -343,7 +343,7 @@ class ListmonkClient:
         self._data("DELETE", IMPORT_PATH)
 
     def wait_for_import(
-        self, *, poll_interval: float = 0.02, max_poll_interval: float = 1.0, timeout: float = 3600
+        self, *, poll_interval: float = 0.02, max_poll_interval: float = 0.25, timeout: float = 3600
     ) -> ImportStatus:
         """Poll until the import is no longer running; raises ImportTimedOut after `timeout` seconds.
         Polls start fast (small imports finish in milliseconds) and back off to `max_poll_interval`."""
