@@ -15,6 +15,16 @@ from destination_listmonk.operations import Plan, SkippedChange
 
 PROGRESS_EVERY_SECONDS = 30.0
 
+# Which summary counter each plan outcome adds to.
+_OUTCOME_COUNTERS = {
+    "create": "created",
+    "update": "updated",
+    "unchanged": "unchanged",
+    "skipped": "not_applicable",
+    "deleted": "deleted",
+    "ignored": "deletions_ignored",
+}
+
 
 @dataclass
 class Summary:
@@ -65,16 +75,7 @@ class Audit:
 
     def planned(self, plan: Plan) -> None:
         """Counts a plan's outcome and records its refused changes; a dry run also lists what it would write."""
-        counters = {
-            "create": "created",
-            "update": "updated",
-            "unchanged": "unchanged",
-            "skipped": "not_applicable",
-            "deleted": "deleted",
-            "ignored": "deletions_ignored",
-        }
-        attribute = counters[plan.outcome]
-        setattr(self.summary, attribute, getattr(self.summary, attribute) + 1)
+        self._count(plan, +1)
         if plan.skipped:
             self.summary.skipped_protected += 1
             self.summary.skipped_changes += len(plan.skipped)
@@ -89,17 +90,18 @@ class Audit:
 
     def unplanned(self, plan: Plan) -> None:
         """Undoes the outcome count of a plan whose writes listmonk refused (the record is rejected instead)."""
-        counters = {"create": "created", "update": "updated", "deleted": "deleted"}
-        attribute = counters.get(plan.outcome)
-        if attribute:
-            setattr(self.summary, attribute, getattr(self.summary, attribute) - 1)
+        self._count(plan, -1)
+
+    def _count(self, plan: Plan, delta: int) -> None:
+        attribute = _OUTCOME_COUNTERS[plan.outcome]
+        setattr(self.summary, attribute, getattr(self.summary, attribute) + delta)
 
     def info(self, message: str, **fields: Any) -> None:
         self._emit({"event": message, **fields})
 
-    def progress(self, force: bool = False) -> None:
+    def progress(self) -> None:
         now = time.monotonic()
-        if not force and now - self._last_progress < PROGRESS_EVERY_SECONDS:
+        if now - self._last_progress < PROGRESS_EVERY_SECONDS:
             return
         self._last_progress = now
         elapsed = max(now - self._started, 1e-9)

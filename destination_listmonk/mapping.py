@@ -43,7 +43,6 @@ class Desired:
 class Rejected:
     position: int
     reason: str
-    key: Optional[str] = None
     record_hint: dict[str, Any] = field(default_factory=dict)
 
 

@@ -27,18 +27,6 @@ class CreateSubscriber:
     preconfirm: bool
     followups: tuple[ChangeSubscriptions, ...] = ()
 
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "email": self.email,
-            "name": self.name or "",
-            "attribs": dict(self.attribs),
-            "lists": list(self.list_ids),
-            "preconfirm_subscriptions": self.preconfirm,
-        }
-        if self.status:
-            body["status"] = self.status
-        return body
-
 
 @dataclass(frozen=True)
 class PatchSubscriber:

@@ -297,8 +297,9 @@ def _plan_deletion(desired: Desired, current: Optional[Subscriber], rules: Rules
         scope = set(rules.target_list_ids) or {s.id for s in current.lists}
         ids = tuple(s.id for s in current.lists if s.id in scope and s.subscription_status != "unsubscribed")
         if ids and rules.is_protected("lists"):
+            held = {s.id: s.subscription_status for s in current.lists}
             for list_id in ids:
-                recorder.skip(f"lists.{list_id}", "unsubscribed", dict((s.id, s.subscription_status) for s in current.lists)[list_id], "protected:lists")
+                recorder.skip(f"lists.{list_id}", "unsubscribed", held[list_id], "protected:lists")
         elif ids:
             ops.append(ChangeSubscriptions(current.id, "unsubscribe", ids))
     elif rules.deletions == "blocklist":

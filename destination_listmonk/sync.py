@@ -103,7 +103,7 @@ class SubscriberSync:
         latest: dict[str, Desired] = {}
         for item in batch:
             if isinstance(item, Rejected):
-                self._audit.rejected(item.position, item.reason, item.key, item.record_hint)
+                self._audit.rejected(item.position, item.reason, hint=item.record_hint)
                 continue
             previous = latest.pop(item.key, None)
             if previous is not None:
