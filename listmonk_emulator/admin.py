@@ -68,6 +68,7 @@ def _create_user(state: EmulatorState, body: dict[str, Any]) -> Any:
             (username, token, username, role["id"]),  # type: ignore[index]
         ).fetchone()
         conn.commit()
+    state.api_users.reload()
     return {"id": user["id"], "username": username, "token": token}  # type: ignore[index]
 
 

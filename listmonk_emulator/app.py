@@ -70,7 +70,7 @@ class EmulatorApp:
         injected = faults.take_status(request.method, request.path)
         if injected is not None:
             return self._injected(injected.status, injected.retry_after)
-        user = authenticate(self.state.db.pool, request)
+        user = authenticate(self.state.api_users, request)
         if matched is None:
             raise ApiError(404, _UNKNOWN)
         route, args = matched

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import base64
 import hmac
+import threading
 from dataclasses import dataclass
 from typing import Optional
 
 from psycopg_pool import ConnectionPool
 from werkzeug.wrappers import Request
 
-from listmonk_emulator.db import fetch_one
+from listmonk_emulator.db import fetch_all
 from listmonk_emulator.web import ApiError
 
 # listmonk v6.2's permission catalogue (POST /api/roles/users rejects anything else).
@@ -57,7 +58,37 @@ def _credentials(header: str) -> Optional[tuple[str, str]]:
     return (user, token) if sep and user and token else None
 
 
-def authenticate(pool: ConnectionPool, request: Request) -> User:
+class ApiUsers:
+    """Enabled API users with their tokens, held in memory as listmonk holds them (cmd/users.go `cacheUsers`
+    feeding internal/auth `CacheAPIUsers`): loaded at install and reloaded after each user created or deleted
+    (roles can only be created here, which changes no user), so authenticating a request costs no query."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._users: dict[str, tuple[User, str]] = {}
+
+    def reload(self) -> None:
+        # Serialised, so the last reload to run starts after the last change's commit and the cache ends current.
+        with self._lock, self._pool.connection() as conn:
+            rows = fetch_all(
+                conn,
+                """SELECT u.id, u.username, u.password, r.permissions FROM users u
+                   JOIN roles r ON r.id = u.user_role_id
+                   WHERE u.type = 'api' AND u.status = 'enabled' AND COALESCE(u.password, '') != ''""",
+            )
+            self._users = {
+                row["username"]: (User(id=row["id"], username=row["username"],
+                                       permissions=frozenset(row["permissions"])), str(row["password"]))
+                for row in rows
+            }
+
+    def get(self, username: str) -> Optional[tuple[User, str]]:
+        """The user and its token."""
+        return self._users.get(username)
+
+
+def authenticate(users: ApiUsers, request: Request) -> User:
     header = request.headers.get("Authorization", "")
     if not header:
         raise ApiError(403, "invalid session")
@@ -65,16 +96,7 @@ def authenticate(pool: ConnectionPool, request: Request) -> User:
     if creds is None:
         raise ApiError(403, "invalid API credentials")
     username, token = creds
-    with pool.connection() as conn:
-        row = fetch_one(
-            conn,
-            """SELECT u.id, u.password, u.status, r.permissions FROM users u
-               JOIN roles r ON r.id = u.user_role_id
-               WHERE u.username = %s AND u.type = 'api'""",
-            (username,),
-        )
-    if row is None or row["status"] != "enabled" or not row["password"]:
+    found = users.get(username)
+    if found is None or not hmac.compare_digest(found[1], token):
         raise ApiError(403, "invalid API credentials")
-    if not hmac.compare_digest(str(row["password"]), token):
-        raise ApiError(403, "invalid API credentials")
-    return User(id=row["id"], username=username, permissions=frozenset(row["permissions"]))
+    return found[0]

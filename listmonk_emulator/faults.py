@@ -2,7 +2,8 @@
 
 Spec keys (all optional): `latency_ms`; `status` + `count` (+ `retry_after` seconds) to answer the
 next N matching calls with that status; `resets` to drop the next N matching connections without
-a response (TCP RST); `fail_after_writes` + `fail_status` so that non-GET call N+1 onward fails.
+a response (TCP RST); `fail_after_writes` + `fail_status` so that non-GET call N+1 onward fails;
+`import_delay_ms` holds every CSV import that long before it writes (a slow import on a busy server).
 `method` and `path_prefix` narrow which calls `status` and `resets` apply to.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ _DEFAULTS: dict[str, Any] = {
     "resets": 0,
     "fail_after_writes": None,
     "fail_status": 500,
+    "import_delay_ms": 0,
 }
 
 
@@ -55,6 +57,10 @@ class Faults:
     def latency_seconds(self) -> float:
         with self._lock:
             return float(self._spec["latency_ms"] or 0) / 1000.0
+
+    def import_delay_seconds(self) -> float:
+        with self._lock:
+            return float(self._spec["import_delay_ms"] or 0) / 1000.0
 
     def _matches(self, method: str, path: str) -> bool:
         wanted = self._spec["method"]

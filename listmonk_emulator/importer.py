@@ -14,7 +14,7 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from psycopg_pool import ConnectionPool
 
@@ -90,8 +90,9 @@ def _read_text(path: str) -> str:
 class Importer:
     """Holds the state GET /api/import/subscribers reports and runs one import thread."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, delay: Callable[[], float] = lambda: 0.0) -> None:
         self._pool = pool
+        self._delay = delay
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
@@ -149,6 +150,7 @@ class Importer:
     def _run(self, name: str, path: str, params: ImportParams) -> None:
         try:
             self._log(f"processing '{name}'", 193)
+            self._stop.wait(self._delay())
             rows = list(csv.reader(io.StringIO(_read_text(path)), delimiter=params.delim))
             header, data = (rows[0], rows[1:]) if rows else ([], [])
             self._set(total=len(data))

@@ -200,6 +200,7 @@ def create_user(ctx: Ctx) -> Response:
         assert row is not None
         created = fetch_one(conn, _USER_SQL + " WHERE u.id = %s", (row["id"],))
     assert created is not None
+    ctx.state.api_users.reload()
     return ok(_user_json(created, password=token))
 
 
@@ -208,4 +209,5 @@ def delete_user(ctx: Ctx) -> Response:
     with ctx.state.db.pool.connection() as conn:
         conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
         conn.commit()
+    ctx.state.api_users.reload()
     return ok(True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import threading
 
+from listmonk_emulator.auth import ApiUsers
 from listmonk_emulator.db import Database
 from listmonk_emulator.faults import Faults
 from listmonk_emulator.importer import Importer
@@ -25,8 +26,9 @@ class EmulatorState:
     def __init__(self, db: Database, api_token: str, version: str) -> None:
         self.db = db
         self.api_token = api_token
-        self.importer = Importer(db.pool)
+        self.api_users = ApiUsers(db.pool)
         self.faults = Faults()
+        self.importer = Importer(db.pool, self.faults.import_delay_seconds)
         self.stats = Stats()
         self._lock = threading.Lock()
         self._version = version
@@ -50,3 +52,4 @@ class EmulatorState:
             self.importer.stop_or_clear()
         self.importer.clear()
         self.db.install(self.api_token)
+        self.api_users.reload()

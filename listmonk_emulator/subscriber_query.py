@@ -85,6 +85,19 @@ def _order(request: Request) -> str:
     return f"subscribers.{column} {direction}"
 
 
+def _page(conn: Connection[Any], count_sql: str, rows_sql: str, params: dict[str, Any],
+          per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """The page's rows and the total. listmonk counts first and skips the row query when nothing matches;
+    with per_page=all the rows are the whole result (offset 0, no limit), so their number is the total and
+    the count, a second run of the same WHERE, is saved."""
+    if per_page == 0:
+        rows = fetch_all(conn, rows_sql, params)
+        return rows, len(rows)
+    total_row = fetch_one(conn, count_sql, params)
+    total = int(total_row["total"]) if total_row else 0
+    return (fetch_all(conn, rows_sql, params) if total else []), total
+
+
 def query_subscribers(ctx: Ctx) -> Response:
     request = ctx.request
     lists = _list_ids(request)
@@ -110,9 +123,7 @@ def query_subscribers(ctx: Ctx) -> Response:
         if query:
             check_query(conn, count_sql, params)
         try:
-            total_row = fetch_one(conn, count_sql, params)
-            total = int(total_row["total"]) if total_row else 0
-            rows = fetch_all(conn, rows_sql, params) if total else []
+            rows, total = _page(conn, count_sql, rows_sql, params, per_page)
             results: Any = subscribers_json(conn, rows) if rows else ([] if total == 0 else None)
         except psycopg.Error as err:
             conn.rollback()
