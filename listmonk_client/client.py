@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import requests
+from pydantic import ValidationError
 
 from listmonk_client.errors import (
     ConnectionFailed,
@@ -27,7 +28,9 @@ from listmonk_client.models import (
     MailingList,
     Profile,
     ServerInfo,
+    FoundSubscribersEnvelope,
     Subscriber,
+    SubscriberState,
 )
 from listmonk_client.retry import RetryPolicy
 from listmonk_client.sql import SqlExpr
@@ -106,6 +109,10 @@ class ListmonkClient:
     ) -> Any:
         """The decoded JSON body (envelope included) of a successful call."""
         response = self._transport.send(method, path, params=params, json=json, files=files, data=data)
+        return self._json_of(response, method, path)
+
+    @staticmethod
+    def _json_of(response: requests.Response, method: str, path: str) -> Any:
         try:
             return response.json()
         except ValueError as exc:
@@ -117,7 +124,10 @@ class ListmonkClient:
 
     def _data(self, method: str, path: str, **kwargs: Any) -> Any:
         """The `data` member of listmonk's `{"data": ...}` envelope."""
-        body = self.request(method, path, **kwargs)
+        return self._data_of(self.request(method, path, **kwargs), method, path)
+
+    @staticmethod
+    def _data_of(body: Any, method: str, path: str) -> Any:
         if not isinstance(body, dict) or "data" not in body:
             raise ListmonkError(
                 method=method.upper(), path=path, status=200,
@@ -234,13 +244,27 @@ class ListmonkClient:
                 seen.add(subscriber.id)
                 yield subscriber
 
-    def find_subscribers(self, query: SqlExpr) -> list[Subscriber]:
+    def count_subscribers(self) -> int:
+        """How many subscribers listmonk holds (the `total` of a one-row page)."""
+        data = self._data("GET", "/api/subscribers", params={"page": 1, "per_page": 1})
+        return int((data or {}).get("total") or 0)
+
+    def find_subscribers(self, query: SqlExpr) -> list[SubscriberState]:
         """All subscribers matching `query` in one call; meant for batches of up to a few thousand keys."""
+        path = "/api/subscribers"
         params = {"query": query.wrapped(), "per_page": "all", "order_by": "id", "order": "asc"}
-        data = self._data("GET", "/api/subscribers", params=params)
-        found: dict[int, Subscriber] = {}
-        for row in (data or {}).get("results") or []:
-            subscriber = Subscriber.model_validate(row)
+        response = self._transport.send("GET", path, params=params)
+        try:
+            envelope = FoundSubscribersEnvelope.model_validate_json(response.content)
+        except ValidationError as exc:
+            # Say what is wrong as the other calls do (not JSON, no envelope) before naming a bad field.
+            self._data_of(self._json_of(response, "GET", path), "GET", path)
+            raise ListmonkError(
+                method="GET", path=path, status=response.status_code,
+                message=f"unexpected subscriber data from listmonk: {exc.errors()[0].get('msg', exc)}",
+            ) from None
+        found: dict[int, SubscriberState] = {}
+        for subscriber in envelope.data.results:
             found.setdefault(subscriber.id, subscriber)
         return list(found.values())
 

@@ -23,32 +23,62 @@ class ListmonkModel(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Subscription(ListmonkModel):
-    """A list as it appears inside a subscriber, with that subscriber's subscription to it."""
+class SubscriptionState(BaseModel):
+    """The part of a subscription that decides what may be written: which list, in which status."""
+
+    model_config = ConfigDict(extra="ignore")
 
     id: int
+    subscription_status: str = ""
+
+
+class SubscriberState(BaseModel):
+    """A subscriber as far as a sync compares and writes it. Lookups parse only these fields, straight from the
+    response bytes: a third of the cost of the full model, on the path that reads every synced subscriber."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    email: str
+    name: str = ""
+    attribs: JsonObject = Field(default_factory=dict)
+    status: str = ""
+    lists: Annotated[list[SubscriptionState], _none_as(list)] = Field(default_factory=list)
+
+
+class _FoundSubscribers(BaseModel):
+    results: Annotated[list[SubscriberState], _none_as(list)] = Field(default_factory=list)
+
+
+class FoundSubscribersEnvelope(BaseModel):
+    """`{"data": {"results": [...]}}` of `GET /api/subscribers`."""
+
+    data: _FoundSubscribers
+
+
+class Subscription(SubscriptionState):
+    """A list as it appears inside a subscriber, with that subscriber's subscription to it."""
+
+    model_config = ConfigDict(extra="allow")
+
     uuid: str = ""
     name: str = ""
     type: str = ""
     optin: str = ""
     status: str | None = None
     tags: Tags = Field(default_factory=list)
-    subscription_status: str = ""
     subscription_created_at: str | None = None
     subscription_updated_at: str | None = None
     subscription_meta: JsonObject = Field(default_factory=dict)
 
 
-class Subscriber(ListmonkModel):
-    id: int
+class Subscriber(SubscriberState):
+    model_config = ConfigDict(extra="allow")
+
     uuid: str = ""
-    email: str
-    name: str = ""
-    attribs: JsonObject = Field(default_factory=dict)
-    status: str = ""
     created_at: str | None = None
     updated_at: str | None = None
-    lists: Annotated[list[Subscription], _none_as(list)] = Field(default_factory=list)
+    lists: Annotated[list[Subscription], _none_as(list)] = Field(default_factory=list)  # type: ignore[assignment]
 
 
 class MailingList(ListmonkModel):

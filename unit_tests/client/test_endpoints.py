@@ -9,6 +9,7 @@ import pytest
 from listmonk_client import (
     EndpointNotFound,
     ImportTimedOut,
+    ListmonkError,
     ListmonkClient,
     RequestRejected,
     email_in,
@@ -81,6 +82,45 @@ def test_a_sql_filter_is_sent_parenthesised(server: FakeListmonk, client: Listmo
     sent = server.requests_to("GET", "/api/subscribers")[0]
     assert sent.query["query"] == ["(LOWER(subscribers.email) IN ('a@example.com', 'b@example.com'))"]
     assert sent.query["per_page"] == ["all"]
+
+
+def test_a_lookup_reads_each_subscriber_once_with_the_fields_a_sync_compares(
+    server: FakeListmonk, client: ListmonkClient
+) -> None:
+    row = {**subscriber(3, "c@example.com"), "attribs": {"plan": "pro"}, "future_field": 1}
+    row["lists"] = [{"id": 2, "name": "News", "subscription_status": "unsubscribed", "tags": None}]
+    server.script("GET", "/api/subscribers", page([row, row, {**subscriber(4), "lists": None}], total=3, per_page=0))
+
+    found = client.find_subscribers(email_in(["c@example.com", "d@example.com"]))
+
+    assert [(s.id, s.email) for s in found] == [(3, "c@example.com"), (4, subscriber(4)["email"])]
+    assert [(s.id, s.subscription_status) for s in found[0].lists] == [(2, "unsubscribed")]
+    assert found[1].lists == [] and found[0].attribs == row["attribs"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (Reply(json={"data": {"results": [{"email": "no-id@example.com"}]}}), "unexpected subscriber data"),
+        (Reply(json={"results": []}), "no 'data' member"),
+        (Reply(text="<html>login</html>"), "expected JSON"),
+    ],
+)
+def test_a_lookup_answer_that_is_not_listmonks_is_an_error_not_an_empty_result(
+    server: FakeListmonk, client: ListmonkClient, reply: Reply, message: str
+) -> None:
+    server.script("GET", "/api/subscribers", reply)
+
+    with pytest.raises(ListmonkError, match=message):
+        client.find_subscribers(email_in(["a@example.com"]))
+
+
+def test_counting_subscribers_reads_one_row_and_the_total(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/subscribers", page([subscriber(1)], total=123_456, per_page=1))
+
+    assert client.count_subscribers() == 123_456
+    sent = server.requests_to("GET", "/api/subscribers")[0]
+    assert sent.query["per_page"] == ["1"] and "query" not in sent.query
 
 
 def test_empty_bounces_listing_with_page_zero_ends_at_once(server: FakeListmonk, client: ListmonkClient) -> None:
