@@ -4,6 +4,7 @@ MAIN_REQUIREMENTS = [
     "airbyte-cdk>=7,<8",
     "requests>=2.31",
     "pydantic>=2.5,<3",
+    "orjson>=3.9",
 ]
 
 # The local listmonk-compatible server: a real PostgreSQL from a wheel, so tests and the
@@ -23,7 +24,7 @@ TEST_REQUIREMENTS = [
 
 setup(
     name="airbyte-listmonk",
-    version="0.1.0",
+    version="0.2.0",
     description="Airbyte source and destination for listmonk with field-level consent protection",
     python_requires=">=3.10,<3.14",
     packages=find_packages(include=["connector_kit*", "listmonk_client*", "listmonk_emulator*", "destination_listmonk*", "source_listmonk*"]),

@@ -51,8 +51,9 @@ class _PendingImport:
 
 class BulkImporter:
     """Runs imports one at a time (as listmonk requires). The last import of a batch may still be running when
-    `create` returns, so the next batch's records are read and mapped meanwhile; `settle` waits for it, and the
-    sync calls it before any lookup, write or STATE that must see its result."""
+    `create` returns, so the next batch's records are read, mapped, looked up and planned meanwhile (all but those
+    `in_flight` names); `settle` waits for it, and the sync calls it before any write, STATE or lookup that must
+    see its result."""
 
     def __init__(self, client: ListmonkClient) -> None:
         self._client = client
@@ -75,6 +76,13 @@ class BulkImporter:
             self._pending = self._start_import(members, list_ids, preconfirm)
             handled.update(p.position for p in members)
         return handled, rejected
+
+    def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Keys and emails of the running import's rows (empty once it has been settled)."""
+        if self._pending is None:
+            return frozenset(), frozenset()
+        members = self._pending.members
+        return frozenset(p.key for p in members), frozenset(_create_op(p).email for p in members)
 
     def settle(self) -> list[tuple[Plan, str]]:
         """Waits for the running import, if any; returns the rows listmonk skipped."""

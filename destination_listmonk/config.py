@@ -217,16 +217,24 @@ class Advanced(BaseModel):
         ),
         json_schema_extra={"order": 2},
     )
-    snapshot_lookup: bool = Field(
-        False, title="Read listmonk's export once instead of looking every record up",
+    snapshot_lookup: Literal["auto", "always", "never"] = Field(
+        "auto", title="Read listmonk's export instead of looking every record up",
         description=(
-            "Streams listmonk's subscriber export at the start (16 bytes a subscriber in memory) so records that "
-            "are certainly new or certainly unchanged need no lookup call; the rest are looked up as usual. Pays "
-            "off when a sync covers a large share of listmonk's subscribers (initial loads, full re-syncs). "
-            "Applies when matching on email."
+            "Streams listmonk's subscriber export into memory (16 bytes a subscriber) so records that are certainly "
+            "new or certainly unchanged need no lookup call; the rest are looked up as usual. `auto` switches to it "
+            "once a sync has covered a tenth of listmonk's subscribers (up to 2,000,000 of them), where reading the "
+            "export costs less than the lookups it saves; small syncs never pay for it. Applies when matching on "
+            "email."
         ),
         json_schema_extra={"order": 4},
     )
+
+    @field_validator("snapshot_lookup", mode="before")
+    @classmethod
+    def _snapshot_switch(cls, value: Any) -> Any:
+        # Configs from 0.1.0 hold a boolean here.
+        return {True: "always", False: "never"}.get(value, value) if isinstance(value, bool) else value
+
     lookup_keys_per_call: int = Field(
         150, ge=1, le=1000, title="Keys per lookup call",
         description=(

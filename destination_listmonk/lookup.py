@@ -7,7 +7,7 @@ from typing import Callable, Iterator, Optional, Sequence
 
 from destination_listmonk import paths
 from listmonk_client.client import ListmonkClient
-from listmonk_client.models import Subscriber
+from listmonk_client.models import SubscriberState
 from listmonk_client.sql import SqlExpr, attrib_path_sql, email_in, values_in
 
 
@@ -18,7 +18,7 @@ class SubscriberLookup:
         self._concurrency = concurrency
         self._attrib_path: Optional[tuple[str, ...]] = None if match_key == "email" else paths.split(match_key)[1:]
 
-    def key_of(self, subscriber: Subscriber) -> Optional[str]:
+    def key_of(self, subscriber: SubscriberState) -> Optional[str]:
         if self._attrib_path is None:
             return subscriber.email.lower()
         value = paths.get(subscriber.attribs or {}, self._attrib_path)
@@ -26,10 +26,10 @@ class SubscriberLookup:
             return None
         return str(value).strip()
 
-    def by_key(self, keys: Sequence[str]) -> dict[str, Subscriber]:
+    def by_key(self, keys: Sequence[str]) -> dict[str, SubscriberState]:
         if self._attrib_path is None:
             return self.by_email(keys)
-        found: dict[str, Subscriber] = {}
+        found: dict[str, SubscriberState] = {}
         column = attrib_path_sql(self._attrib_path)
         for subscriber in self._find(sorted(set(keys)), lambda chunk: values_in(column, chunk)):
             key = self.key_of(subscriber)
@@ -38,10 +38,10 @@ class SubscriberLookup:
                 found[key] = subscriber
         return found
 
-    def by_email(self, emails: Sequence[str]) -> dict[str, Subscriber]:
+    def by_email(self, emails: Sequence[str]) -> dict[str, SubscriberState]:
         return {s.email.lower(): s for s in self._find(sorted(set(emails)), email_in)}
 
-    def _find(self, keys: Sequence[str], expression: Callable[[Sequence[str]], SqlExpr]) -> Iterator[Subscriber]:
+    def _find(self, keys: Sequence[str], expression: Callable[[Sequence[str]], SqlExpr]) -> Iterator[SubscriberState]:
         """One lookup call per chunk of keys, several in flight: each call's cost is mostly server round trip."""
         chunks = [keys[i:i + self._keys_per_call] for i in range(0, len(keys), self._keys_per_call)]
         if len(chunks) <= 1 or self._concurrency == 1:

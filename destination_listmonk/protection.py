@@ -8,8 +8,8 @@ an unsubscribed subscription or lift a blocklist.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping, Optional, Sequence
 
 from destination_listmonk import paths
@@ -26,7 +26,7 @@ from destination_listmonk.operations import (
     ReplaceSubscriber,
     SkippedChange,
 )
-from listmonk_client.models import Subscriber
+from listmonk_client.models import SubscriberState
 
 RULE_CONSENT = "consent_floor"
 
@@ -62,7 +62,7 @@ class Rules:
     def is_protected(self, field: str) -> bool:
         return field in self.protected
 
-    @property
+    @cached_property
     def protected_attrib_paths(self) -> tuple[tuple[str, ...], ...]:
         return tuple(paths.split(p)[1:] for p in sorted(self.protected) if p.startswith("attribs."))
 
@@ -79,7 +79,7 @@ class _Recorder:
         self.changes.append(SkippedChange(self.who, self.subscriber_id, field, incoming, kept, rule))
 
 
-def plan(desired: Desired, current: Optional[Subscriber], rules: Rules) -> Plan:
+def plan(desired: Desired, current: Optional[SubscriberState], rules: Rules) -> Plan:
     if desired.deleted:
         return _plan_deletion(desired, current, rules)
     if current is None:
@@ -101,19 +101,19 @@ def _target_attribs(
 ) -> dict[str, Any]:
     """The attribute object listmonk should hold afterwards, protected keys restored to what it holds now."""
     if incoming is None:
-        return copy.deepcopy(dict(current))
+        return paths.copy_json(current)
     cleaned = paths.drop_nulls(incoming) if rules.null_values == "skip" else incoming
     if rules.attribute_merge == "deep_merge":
         target = paths.deep_merge(current, cleaned)
     else:
-        target = copy.deepcopy(dict(cleaned))
+        target = paths.copy_json(cleaned)
     if rules.null_values == "clear":
         target = paths.strip_nested_nulls(target)
     if rules.is_protected("attribs"):
         for key in sorted(set(target) | set(current)):
             if target.get(key) != current.get(key) or (key in target) != (key in current):
                 recorder.skip(f"attribs.{key}", target.get(key), current.get(key), "protected:attribs")
-        return copy.deepcopy(dict(current))
+        return paths.copy_json(current)
     for path in rules.protected_attrib_paths:
         had, wants = paths.has(current, path), paths.has(target, path)
         kept, incoming_value = paths.get(current, path), paths.get(target, path)
@@ -121,7 +121,7 @@ def _target_attribs(
             continue
         recorder.skip("attribs." + ".".join(path), incoming_value, kept, "protected:attribs." + ".".join(path))
         if had:
-            paths.set_(target, path, copy.deepcopy(kept))
+            paths.set_(target, path, paths.copy_json(kept))
         else:
             paths.delete(target, path)
     return target
@@ -184,7 +184,7 @@ def _wanted_lists(desired: Desired, rules: Rules, existing: bool) -> tuple[ListI
     return tuple(intents.values())
 
 
-def _plan_update(desired: Desired, current: Subscriber, rules: Rules) -> Plan:
+def _plan_update(desired: Desired, current: SubscriberState, rules: Rules) -> Plan:
     recorder = _Recorder(current.email, current.id)
     if Capability.UPDATE not in rules.capabilities:
         return Plan(desired.position, desired.key, "skipped", note=f"already in listmonk; the {rules.mode} strategy does not update")
@@ -234,7 +234,7 @@ def _plan_update(desired: Desired, current: Subscriber, rules: Rules) -> Plan:
 
 
 def _profile_write(
-    current: Subscriber, fields: dict[str, Any], target: dict[str, Any], removed: list[str], rules: Rules
+    current: SubscriberState, fields: dict[str, Any], target: dict[str, Any], removed: list[str], rules: Rules
 ) -> Operation:
     if rules.supports_patch and not removed:
         return PatchSubscriber(current.id, fields)
@@ -253,7 +253,7 @@ def _profile_write(
 
 
 def _subscription_changes(
-    desired: Desired, current: Subscriber, rules: Rules, recorder: _Recorder
+    desired: Desired, current: SubscriberState, rules: Rules, recorder: _Recorder
 ) -> list[ChangeSubscriptions]:
     held = {s.id: s.subscription_status for s in current.lists}
     floor_blocks = rules.consent_floor and current.status == "blocklisted"
@@ -286,7 +286,7 @@ def _subscription_changes(
     return changes
 
 
-def _plan_deletion(desired: Desired, current: Optional[Subscriber], rules: Rules) -> Plan:
+def _plan_deletion(desired: Desired, current: Optional[SubscriberState], rules: Rules) -> Plan:
     if current is None:
         return Plan(desired.position, desired.key, "unchanged", note="deleted upstream; not in listmonk")
     if rules.deletions == "ignore":

@@ -16,10 +16,10 @@ from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, RecordMapper, Rejected
 from destination_listmonk.operations import Plan
 from destination_listmonk.protection import Rules, plan
-from destination_listmonk.snapshot import Snapshot, Verdict
+from destination_listmonk.snapshot import Snapshot, SnapshotPolicy, Verdict
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
-from listmonk_client.models import Subscriber
+from listmonk_client.models import SubscriberState
 
 MIN_RECORDS_FOR_RATIO = 100
 
@@ -52,7 +52,9 @@ class SubscriberSync:
         self._position = 0
         self._client = client
         self._snapshot: Optional[Snapshot] = None
-        self._use_snapshot = config.advanced.snapshot_lookup and config.match_key == "email"
+        self._snapshot_policy = SnapshotPolicy(
+            config.advanced.snapshot_lookup if config.match_key == "email" else "never", config.advanced.batch_size
+        )
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
         # rewrite nulls: the export has neither lists nor a way to tell a null from a missing key.
         self._unchanged_shortcut = (
@@ -99,7 +101,6 @@ class SubscriberSync:
         self._audit.rejected(failed_plan.position, reason, failed_plan.key)
 
     def _process(self, batch: list[Union[Desired, Rejected]]) -> None:
-        self._settle()  # lookups and writes below must see the previous batch's import
         latest: dict[str, Desired] = {}
         for item in batch:
             if isinstance(item, Rejected):
@@ -111,7 +112,8 @@ class SubscriberSync:
             latest[item.key] = item  # re-inserted so the batch keeps record order
         if self._config.match_key != "email":
             self._one_claim_per_email(latest)
-        plans = self._plan(list(latest.values()))
+        self._load_snapshot_when_worth_it()
+        plans = self._plan_around_running_import(list(latest.values()))
         if self._config.dry_run:
             return
         if self._snapshot is not None:
@@ -132,6 +134,32 @@ class SubscriberSync:
                 self._refused(failed_plan, reason)
             for conflict in second.conflicts:
                 self._refused(conflict, "the email already belongs to another subscriber")
+
+    def _plan_around_running_import(self, desired: list[Desired]) -> list[Plan]:
+        """Looks up and plans, while the previous batch's import still runs, every record that import cannot
+        have touched (neither its key nor its email is in it); the others once it has finished, so that every
+        lookup sees listmonk's state. Writes start only after it has finished."""
+        keys, emails = self._writer.in_flight()
+        now = [d for d in desired if d.key not in keys and d.email not in emails]
+        plans = self._plan(now)
+        self._settle()
+        if len(now) < len(desired):
+            later = [d for d in desired if d.key in keys or d.email in emails]
+            plans = sorted(plans + self._plan(later), key=lambda p: p.position)
+        return plans
+
+    def _load_snapshot_when_worth_it(self) -> None:
+        if self._snapshot is not None:
+            return
+        if not self._snapshot_policy.wanted(self._audit.summary.records, self._client.count_subscribers):
+            return
+        self._settle()  # the export must hold everything this sync has written so far
+        started = time.monotonic()
+        compare_name = bool(self._config.mapping.name_field or self._config.mapping.name_template)
+        compare_status = self._config.mapping.status_field is not None
+        self._snapshot = Snapshot.load(self._client, compare_name, compare_status)
+        self._audit.info("export snapshot loaded", subscribers=len(self._snapshot),
+                         after_records=self._audit.summary.records, seconds=round(time.monotonic() - started, 3))
 
     def _one_claim_per_email(self, latest: dict[str, Desired]) -> None:
         """Two keys claiming one email in a batch: the first record keeps it, whatever order the parallel writes
@@ -161,8 +189,8 @@ class SubscriberSync:
 
     def _plan(self, desired: list[Desired]) -> list[Plan]:
         new_keys: set[str] = set()
-        if self._use_snapshot:
-            desired = self._shortcut(desired, new_keys)
+        if self._snapshot is not None:
+            desired = self._shortcut(self._snapshot, desired, new_keys)
         current = self._current_state([d for d in desired if d.key not in new_keys])
         plans: list[Plan] = []
         for item in desired:
@@ -175,19 +203,12 @@ class SubscriberSync:
             plans.append(result)
         return plans
 
-    def _shortcut(self, desired: list[Desired], new_keys: set[str]) -> list[Desired]:
+    def _shortcut(self, snapshot: Snapshot, desired: list[Desired], new_keys: set[str]) -> list[Desired]:
         """Judges records against the export: certainly unchanged ones are counted and dropped, certainly new
         ones are noted so they skip the lookup; both still go nowhere near listmonk without a plan."""
-        if self._snapshot is None:
-            started = time.monotonic()
-            compare_name = bool(self._config.mapping.name_field or self._config.mapping.name_template)
-            compare_status = self._config.mapping.status_field is not None
-            self._snapshot = Snapshot.load(self._client, compare_name, compare_status)
-            self._audit.info("export snapshot loaded", subscribers=len(self._snapshot),
-                             seconds=round(time.monotonic() - started, 3))
         remaining = []
         for item in desired:
-            verdict = self._snapshot.judge(item)
+            verdict = snapshot.judge(item)
             if verdict is Verdict.UNCHANGED and self._unchanged_shortcut:
                 self._audit.unchanged_by_snapshot()
                 continue
@@ -196,10 +217,10 @@ class SubscriberSync:
             remaining.append(item)
         return remaining
 
-    def _current_state(self, desired: list[Desired]) -> dict[str, Union[Subscriber, str]]:
+    def _current_state(self, desired: list[Desired]) -> dict[str, Union[SubscriberState, str]]:
         """Subscriber per key; with attribute matching, a record whose key is unknown falls back to its
         email, and is refused (a reason string) if that email belongs to a subscriber with another key."""
-        found: dict[str, Union[Subscriber, str]] = dict(self._lookup.by_key([d.key for d in desired]))
+        found: dict[str, Union[SubscriberState, str]] = dict(self._lookup.by_key([d.key for d in desired]))
         if self._config.match_key == "email":
             return found
         missing = {d.email: d.key for d in desired if d.key not in found and d.email}

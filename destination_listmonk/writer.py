@@ -90,6 +90,10 @@ class Writer:
         self._grouped_ids(survivors, DeleteSubscriber, self._client.delete_subscribers, result, failed)
         return result
 
+    def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Keys and emails of the subscribers a still-running write (a bulk import) may be changing."""
+        return self._bulk.in_flight() if self._bulk is not None else (frozenset(), frozenset())
+
     def settle(self) -> list[tuple[Plan, str]]:
         """Waits for writes still running on listmonk (a bulk import); returns the records it refused."""
         return self._bulk.settle() if self._bulk is not None else []

@@ -96,7 +96,7 @@ class CaseSpec:
     concurrency: int = 4
     lookup_keys: int = 150
     bulk_import: bool = True
-    snapshot_lookup: bool = False
+    snapshot_lookup: str = "auto"
     state_every: int = 10_000
     naive_concurrency: int = 4
 
@@ -354,6 +354,7 @@ RUNNERS: dict[str, Callable[[CaseSpec], tuple[int, str, dict[str, Any]]]] = {
     "connector": _run_connector,
     "connector-posts": _run_connector,
     "connector+snapshot": _run_connector,
+    "connector-lookups": _run_connector,
     "csv_import": _run_csv_import,
     "naive": _run_naive,
 }

@@ -15,7 +15,9 @@ Systems: `connector` (this project's destination, in-process in the child), `csv
 /api/import/subscribers with the same contacts; `overwrite_userinfo` on re-syncs, v5: `overwrite`), `naive`
 (POST per record; on 409 a lookup and a PATCH/PUT of the whole profile, no diffing; capped at --naive-max
 records and extrapolated to N), `connector-posts` (the connector with advanced.bulk_import off: one POST per
-new subscriber, via --posts) and `connector+snapshot` (the connector with advanced.snapshot_lookup, via --snapshot).
+new subscriber, via --posts), `connector+snapshot` (advanced.snapshot_lookup `always`, via --snapshot) and
+`connector-lookups` (advanced.snapshot_lookup `never`: every record looked up, via --lookups). The plain
+`connector` runs the defaults (snapshot `auto`).
 
 Request counts come from the local server's /api counter (delta around each case), or against a remote
 listmonk from a counter wrapped around requests.Session.send in the child.
@@ -42,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_support import CASES, CASES_BY_NAME, CaseResult, CaseSpec, machine_info, run_isolated  # noqa: E402
 
 SYSTEMS = ("connector", "csv_import", "naive")
+SNAPSHOT_MODES = {"connector+snapshot": "always", "connector-lookups": "never"}
 MIB = 1024
 
 
@@ -78,7 +81,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=5000, help="connector advanced.batch_size (<=20000)")
     parser.add_argument("--concurrency", type=int, default=4, help="connector advanced.concurrency")
     parser.add_argument("--snapshot", action="store_true",
-                        help="also run the connector with advanced.snapshot_lookup=true, as system 'connector+snapshot'")
+                        help="also run the connector with advanced.snapshot_lookup=always, as system 'connector+snapshot'")
+    parser.add_argument("--lookups", action="store_true",
+                        help="also run the connector with advanced.snapshot_lookup=never, as system 'connector-lookups'")
     parser.add_argument("--lookup-keys", type=int, default=150, help="connector advanced.lookup_keys_per_call")
     parser.add_argument("--state-every", type=int, default=10_000, help="records between STATE messages")
     parser.add_argument("--url", default=os.environ.get("LISTMONK_URL"), help="a listmonk to use instead of the local server")
@@ -99,6 +104,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         args.systems.append("connector-posts")
     if args.snapshot:
         args.systems.append("connector+snapshot")
+    if args.lookups:
+        args.systems.append("connector-lookups")
     return args
 
 
@@ -180,7 +187,7 @@ def run_scenario(target: Target, args: argparse.Namespace, system: str, n: int) 
         spec = CaseSpec(
             system=system, case=case.name, n=sent, url=target.url, user=target.user, token=target.token,
             list_id=list_id, domain=domain, batch_size=args.batch_size, concurrency=args.concurrency, lookup_keys=args.lookup_keys,
-            bulk_import=system != "connector-posts", snapshot_lookup=system == "connector+snapshot",
+            bulk_import=system != "connector-posts", snapshot_lookup=SNAPSHOT_MODES.get(system, "auto"),
             state_every=args.state_every,
             naive_concurrency=args.naive_concurrency,
         )

@@ -266,7 +266,7 @@ def test_given_snapshot_lookup_then_new_and_unchanged_records_skip_lookups_and_l
 ) -> None:
     news = client.create_list(f"news-{domain}")
     settings = config(listmonk, target_lists=[str(news.id)], mapping={"status_field": "status"},
-                      advanced={"batch_size": 100, "concurrency": 4, "snapshot_lookup": True})
+                      advanced={"batch_size": 100, "concurrency": 4, "snapshot_lookup": "always"})
     people = contacts(domain, 300, status="enabled")
     people[250] = {**people[10], "name": "Renamed later in the same sync"}  # a key seen again two batches on
     emulator.reset_stats()

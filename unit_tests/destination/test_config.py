@@ -52,5 +52,11 @@ def test_bad_settings_are_config_errors_naming_the_field_without_echoing_secrets
     assert field in error.value.message and "s3cret-token" not in error.value.message
 
 
+@pytest.mark.parametrize("given,mode", [(None, "auto"), (True, "always"), (False, "never"), ("never", "never")])
+def test_snapshot_lookup_defaults_to_auto_and_reads_the_booleans_of_earlier_configs(given: Any, mode: str) -> None:
+    advanced = {} if given is None else {"snapshot_lookup": given}
+    assert parse_config(raw(advanced=advanced)).advanced.snapshot_lookup == mode
+
+
 def test_nested_protected_attribute_paths_are_accepted() -> None:
     assert parse_config(raw(protected_fields=["attribs.billing.tier", "status"])).protected_fields == ["attribs.billing.tier", "status"]

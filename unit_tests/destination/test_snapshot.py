@@ -13,7 +13,7 @@ from destination_listmonk.config import STRATEGY_CAPABILITIES
 from destination_listmonk.mapping import Desired
 from destination_listmonk.paths import drop_nulls
 from destination_listmonk.protection import Rules, plan
-from destination_listmonk.snapshot import Snapshot, Verdict
+from destination_listmonk.snapshot import AUTO_MAX_SUBSCRIBERS, Snapshot, SnapshotPolicy, Verdict
 from listmonk_client.models import Subscriber
 
 
@@ -102,3 +102,27 @@ def test_property_unchanged_verdict_means_the_planner_writes_nothing(
         assert result.ops == () and result.skipped == ()
     assert verdict is not Verdict.NEW
     event(f"verdict {verdict.value}")
+
+
+class CountingHeld:
+    def __init__(self, held: int) -> None:
+        self.held, self.calls = held, 0
+
+    def __call__(self) -> int:
+        self.calls += 1
+        return self.held
+
+
+def test_auto_snapshot_waits_for_a_full_batch_and_a_tenth_of_listmonk_then_counts_once() -> None:
+    policy, count = SnapshotPolicy("auto", min_records=5000), CountingHeld(120_000)
+    assert not policy.wanted(4999, count) and count.calls == 0  # a small sync never even asks
+    assert [policy.wanted(seen, count) for seen in (5000, 11_999, 12_000, 50_000)] == [False, False, True, True]
+    assert count.calls == 1
+
+
+def test_auto_snapshot_is_never_taken_of_a_listmonk_too_big_to_hold_and_the_fixed_modes_ignore_sizes() -> None:
+    assert not SnapshotPolicy("auto", 10).wanted(10**9, CountingHeld(AUTO_MAX_SUBSCRIBERS + 1))
+    assert SnapshotPolicy("auto", 10).wanted(AUTO_MAX_SUBSCRIBERS, CountingHeld(AUTO_MAX_SUBSCRIBERS))
+    huge = CountingHeld(10**9)
+    assert SnapshotPolicy("always", 5000).wanted(0, huge) and not SnapshotPolicy("never", 1).wanted(10**9, huge)
+    assert huge.calls == 0
