@@ -366,6 +366,9 @@ def preload() -> None:
     import airbyte_cdk.models  # noqa: F401
     import destination_listmonk.destination  # noqa: F401
     import listmonk_client.client  # noqa: F401
+    from destination_listmonk.run import tune_gc
+
+    tune_gc()  # as the console script does before a sync
 
 
 def child_main(spec: CaseSpec, conn: Any) -> None:
