@@ -228,13 +228,6 @@ class Advanced(BaseModel):
         ),
         json_schema_extra={"order": 4},
     )
-
-    @field_validator("snapshot_lookup", mode="before")
-    @classmethod
-    def _snapshot_switch(cls, value: Any) -> Any:
-        # Configs from 0.1.0 hold a boolean here.
-        return {True: "always", False: "never"}.get(value, value) if isinstance(value, bool) else value
-
     lookup_keys_per_call: int = Field(
         150, ge=1, le=1000, title="Keys per lookup call",
         description=(
@@ -244,6 +237,12 @@ class Advanced(BaseModel):
         ),
         json_schema_extra={"order": 3},
     )
+
+    @field_validator("snapshot_lookup", mode="before")
+    @classmethod
+    def _snapshot_switch(cls, value: Any) -> Any:
+        # Configs from 0.1.0 hold a boolean here.
+        return {True: "always", False: "never"}.get(value, value) if isinstance(value, bool) else value
 
 
 class DestinationConfig(ConnectionSettings):

@@ -140,11 +140,13 @@ class SubscriberSync:
         have touched (neither its key nor its email is in it); the others once it has finished, so that every
         lookup sees listmonk's state. Writes start only after it has finished."""
         keys, emails = self._writer.in_flight()
-        now = [d for d in desired if d.key not in keys and d.email not in emails]
+        now: list[Desired] = []
+        later: list[Desired] = []
+        for item in desired:
+            (later if item.key in keys or item.email in emails else now).append(item)
         plans = self._plan(now)
         self._settle()
-        if len(now) < len(desired):
-            later = [d for d in desired if d.key in keys or d.email in emails]
+        if later:
             plans = sorted(plans + self._plan(later), key=lambda p: p.position)
         return plans
 
