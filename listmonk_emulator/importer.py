@@ -1,8 +1,13 @@
-"""The background CSV importer: one import at a time, rows upserted set-wise per batch.
+"""The background CSV importer: one import at a time, one upsert statement per CSV row, as listmonk's.
 
-Each batch is COPYed into a temp table and upserted by one statement that mirrors listmonk's
-per-row upsert queries, flag by flag (doc §11). Every valid row draws a subscriber id from the
-sequence, as listmonk's INSERT ... ON CONFLICT does, so new rows get the same gapped ids.
+listmonk's importer (internal/subimporter/importer.go) reads the CSV row by row and executes its prepared
+per-row upsert (queries/subscribers.sql `upsert-subscriber`, or `upsert-blocklist-subscriber` in
+blocklist mode) once per valid row, in a transaction it commits every 10,000 rows; `imported` grows only
+at those commits. This does the same, with the same SQL, so each row pays listmonk's per-row costs: an
+id drawn from the sequence (also when the row only updates), index and foreign-key trigger work, and a
+later row of the file for the same email updating what an earlier one wrote (name and attribs only
+with overwrite_userinfo). The one difference: a batch's rows go to PostgreSQL through one pipeline
+(psycopg's executemany), which saves the Python round trip per row, not the statements.
 """
 from __future__ import annotations
 
@@ -12,49 +17,58 @@ import json
 import os
 import threading
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from itertools import islice
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from listmonk_emulator import gojson
 from listmonk_emulator.models import name_from_email, normalise_email
 
-BATCH_SIZE = 10_000
+COMMIT_BATCH_SIZE = 10_000  # listmonk's commitBatchSize
 
+# listmonk v6.2's queries (queries/subscribers.sql), verbatim. `upsert-subscriber`: $1 uuid, $2 email,
+# $3 name, $4 attribs, $5 list ids, $6 subscription status, $7 overwrite_userinfo, $8 overwrite_subscription_status.
 _UPSERT = """
-WITH src AS (
-    SELECT line, email, name, attribs, nextval('subscribers_id_seq') AS id
-    FROM (SELECT * FROM imp ORDER BY line) ordered
-), firsts AS (
-    SELECT DISTINCT ON (email) email, id FROM src ORDER BY email, line
-), lasts AS (
-    SELECT DISTINCT ON (email) email, name, attribs FROM src ORDER BY email, line DESC
-), up AS (
-    INSERT INTO subscribers AS s (id, uuid, email, name, attribs, status)
-    SELECT f.id, md5(random()::TEXT || f.id::TEXT)::UUID, f.email, l.name, l.attribs, %(new_status)s::subscriber_status
-    FROM firsts f JOIN lasts l USING (email) ORDER BY f.id
-    ON CONFLICT (email) DO UPDATE SET
-        name = CASE WHEN %(userinfo)s THEN EXCLUDED.name ELSE s.name END,
-        attribs = CASE WHEN %(userinfo)s THEN EXCLUDED.attribs ELSE s.attribs END,
-        status = CASE WHEN %(blocklist)s THEN 'blocklisted'::subscriber_status ELSE s.status END,
-        updated_at = NOW()
-    RETURNING s.id, s.status
-), subs AS (
+WITH sub AS (
+    INSERT INTO subscribers as s (uuid, email, name, attribs, status)
+    VALUES($1, $2, $3, $4, 'enabled')
+    ON CONFLICT (email)
+    DO UPDATE SET
+        name=(CASE WHEN $7 THEN $3 ELSE s.name END),
+        attribs=(CASE WHEN $7 THEN $4 ELSE s.attribs END),
+        updated_at=NOW()
+    RETURNING uuid, id, status
+),
+subs AS (
     INSERT INTO subscriber_lists (subscriber_id, list_id, status)
-    SELECT up.id, l.id, CASE WHEN up.status = 'blocklisted' THEN 'unsubscribed'::subscription_status
-                             ELSE %(sub_status)s::subscription_status END
-    FROM up, lists l WHERE l.id = ANY(%(lists)s::INT[])
-    ON CONFLICT (subscriber_id, list_id) DO UPDATE SET
-        updated_at = NOW(),
-        status = CASE WHEN %(overwrite_status)s THEN EXCLUDED.status ELSE subscriber_lists.status END
-), unsub AS (
-    UPDATE subscriber_lists SET status = 'unsubscribed', updated_at = NOW()
-    WHERE %(blocklist)s AND subscriber_id IN (SELECT id FROM up)
+    SELECT sub.id, listID, CASE WHEN sub.status = 'blocklisted' THEN 'unsubscribed' ELSE $6::subscription_status END
+    FROM sub, UNNEST($5::INT[]) AS listID
+    ON CONFLICT (subscriber_id, list_id) DO UPDATE
+    SET updated_at = NOW(),
+        status = CASE WHEN $8 THEN EXCLUDED.status ELSE subscriber_lists.status END
 )
-SELECT COUNT(*) AS n FROM src
+SELECT uuid, id from sub
 """
+
+# `upsert-blocklist-subscriber`: $1 to $4 as above.
+_UPSERT_BLOCKLIST = """
+WITH sub AS (
+    INSERT INTO subscribers (uuid, email, name, attribs, status)
+    VALUES($1, $2, $3, $4, 'blocklisted')
+    ON CONFLICT (email) DO UPDATE SET status='blocklisted', updated_at=NOW()
+    RETURNING id
+)
+UPDATE subscriber_lists SET status='unsubscribed', updated_at=NOW()
+    WHERE subscriber_id = (SELECT id FROM sub)
+"""
+
+# `update-lists-date`, run when an import ends.
+_UPDATE_LISTS_DATE = "UPDATE lists SET updated_at=NOW() WHERE id = ANY($1)"
 
 
 @dataclass(frozen=True)
@@ -67,8 +81,15 @@ class ImportParams:
     overwrite_subscription_status: bool
 
 
+class _Row(NamedTuple):
+    """A valid CSV row: the upsert's $2, $3 and $4."""
+    email: str
+    name: str
+    attribs: str  # JSON object text
+
+
 def _log_line(message: str, line_no: int) -> str:
-    # Go's log.Lshortfile format; the line numbers are the ones listmonk's importer.go prints.
+    # Go's log.Lshortfile format; the line numbers are the ones listmonk v6.2's importer.go prints.
     return f"{time.strftime('%Y/%m/%d %H:%M:%S')} importer.go:{line_no}: {message}\n"
 
 
@@ -85,6 +106,11 @@ def _read_text(path: str) -> str:
             return archive.read(names[0]).decode("utf-8-sig")
     with open(path, encoding="utf-8-sig", newline="") as handle:
         return handle.read()
+
+
+def _count_lines(text: str) -> int:
+    """listmonk's countLines: line breaks, plus an unterminated last line; blank lines count too."""
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
 
 
 class Importer:
@@ -151,25 +177,15 @@ class Importer:
         try:
             self._log(f"processing '{name}'", 193)
             self._stop.wait(self._delay())
-            rows = list(csv.reader(io.StringIO(_read_text(path)), delimiter=params.delim))
-            header, data = (rows[0], rows[1:]) if rows else ([], [])
-            self._set(total=len(data))
-            columns = self._columns(header)
+            text = _read_text(path)
+            self._set(total=max(_count_lines(text) - 1, 0))  # the header is not a row
+            reader = csv.reader(io.StringIO(text), delimiter=params.delim)
+            columns = self._columns(next(reader, []))
             if "email" not in columns:
                 self._log(f"'email' column not found in '{path}'", 508)
                 self._set(status="failed")
                 return
-            imported = 0
-            for start in range(0, len(data), BATCH_SIZE):
-                if self._stop.is_set():
-                    self._log("import stopped", 358)
-                    self._set(status="stopped")
-                    return
-                batch = self._prepare(data[start:start + BATCH_SIZE], start, columns)
-                imported += self._upsert(batch, params)
-                self._set(imported=imported)
-            self._log("imported finished", 358)
-            self._set(status="finished")
+            self._import(self._rows(reader, columns), params)
         except Exception as err:  # the thread must always leave a final status behind
             self._log(f"error importing: {err}", 340)
             self._set(status="failed")
@@ -178,6 +194,55 @@ class Importer:
                 os.unlink(path)
             except OSError:
                 pass
+
+    def _import(self, rows: Iterator[_Row], params: ImportParams) -> None:
+        """listmonk's Session.Start: a transaction per COMMIT_BATCH_SIZE rows, `imported` grows per commit."""
+        if params.mode == "blocklist":
+            query, extra = _UPSERT_BLOCKLIST, ()
+        else:
+            # listmonk's handler defaults an empty subscription_status to `unconfirmed`.
+            query, extra = _UPSERT, (params.lists, params.subscription_status or "unconfirmed",
+                                     params.overwrite_userinfo, params.overwrite_subscription_status)
+        # A connection of its own: listmonk runs prepared statements, which the pool's connections never do.
+        with psycopg.connect(self._pool.conninfo, prepare_threshold=0) as conn, psycopg.RawCursor(conn) as cur:
+            imported = 0
+            while True:
+                sent = 0
+
+                def batch() -> Iterator[tuple[Any, ...]]:
+                    # Rows are read and validated while PostgreSQL runs the ones sent before them,
+                    # as listmonk's LoadCSV feeds Start through a channel.
+                    nonlocal sent
+                    for row in islice(rows, COMMIT_BATCH_SIZE):
+                        sent += 1
+                        yield (uuid.uuid4(), *row, *extra)
+
+                try:
+                    # Pipelined: one execution of the statement per row, without a round trip per row
+                    # (Go's per-row Exec costs less than a Python one).
+                    cur.executemany(query, batch())
+                    conn.commit()
+                except psycopg.Error as err:
+                    # listmonk logs the failed Exec, rolls the batch back and stops reading rows. With
+                    # nothing left pending it still ends `finished`: the one error in practice, an unknown
+                    # list id, fails the first row of the first batch.
+                    conn.rollback()
+                    self._log(f"error executing insert: pq: {err.diag.message_primary or err}", 315)
+                    sent = 0
+                    break
+                imported += sent
+                self._set(imported=imported)
+                if sent < COMMIT_BATCH_SIZE or self._stop.is_set():
+                    break
+                self._log(f"imported {imported}", 329)
+            cur.execute(_UPDATE_LISTS_DATE, (params.lists,))
+        if self._stop.is_set():
+            self._log("import stopped", 358)
+            self._set(status="stopped")
+        else:
+            # listmonk logs this from two lines: after a last partial batch, or after a full one.
+            self._log("imported finished", 358 if sent else 339)
+            self._set(status="finished")
 
     def _columns(self, header: list[str]) -> dict[str, int]:
         columns: dict[str, int] = {}
@@ -189,11 +254,11 @@ class Importer:
                 self._log(f"ignoring unknown header '{key}'", 705)
         return columns
 
-    def _prepare(self, rows: list[list[str]], offset: int, columns: dict[str, int]) -> list[tuple[int, str, str, str]]:
-        """Validate rows as listmonk does; a bad email skips the row, bad JSON only empties attribs."""
-        out: list[tuple[int, str, str, str]] = []
-        for i, row in enumerate(rows):
-            line = offset + i + 1
+    def _rows(self, reader: Iterator[list[str]], columns: dict[str, int]) -> Iterator[_Row]:
+        """Valid rows, read as the import goes; stops early on a stop request, as listmonk's LoadCSV."""
+        for line, row in enumerate(reader, start=1):
+            if self._stop.is_set():
+                return
 
             def cell(key: str) -> str:
                 index = columns.get(key)
@@ -203,14 +268,12 @@ class Importer:
             if email is None:
                 self._log(f"skipping line {line}: Invalid email.: {_go_row(row)}", 564)
                 continue
-            attribs = "{}"
             raw_attribs = cell("attributes").strip()
-            if raw_attribs:
-                attribs = self._attribs(raw_attribs, line, email)
-            out.append((line, email, cell("name").strip() or name_from_email(email), attribs))
-        return out
+            attribs = self._attribs(raw_attribs, line, email) if raw_attribs else "{}"
+            yield _Row(email, cell("name").strip() or name_from_email(email), attribs)
 
     def _attribs(self, raw: str, line: int, email: str) -> str:
+        """A bad attributes cell only empties the row's attribs; the row is still imported."""
         try:
             value = gojson.unmarshal(raw)
         except gojson.GoSyntaxError as err:
@@ -222,27 +285,3 @@ class Importer:
                       f"unmarshal {kind} into Go value of type map[string]interface {{}}", 575)
             return "{}"
         return json.dumps(value)
-
-    def _upsert(self, batch: list[tuple[int, str, str, str]], params: ImportParams) -> int:
-        if not batch:
-            return 0
-        blocklist = params.mode == "blocklist"
-        with self._pool.connection() as conn:
-            # Every id written is valid by construction (subscriber ids come from the same
-            # statement, list ids are joined against `lists`), so the per-row FK triggers, a
-            # third of the cost, are skipped for this transaction only.
-            conn.execute("SET LOCAL session_replication_role = replica")
-            conn.execute("CREATE TEMP TABLE imp (line INT, email TEXT, name TEXT, attribs JSONB) ON COMMIT DROP")
-            with conn.cursor().copy("COPY imp (line, email, name, attribs) FROM STDIN") as copy:
-                for record in batch:
-                    copy.write_row(record)
-            row = conn.execute(_UPSERT, {
-                "new_status": "blocklisted" if blocklist else "enabled",
-                "blocklist": blocklist,
-                "userinfo": params.overwrite_userinfo and not blocklist,
-                "overwrite_status": params.overwrite_subscription_status,
-                "sub_status": params.subscription_status or "unconfirmed",
-                "lists": [] if blocklist else params.lists,
-            }).fetchone()
-            conn.commit()
-        return int(row["n"]) if row else 0  # type: ignore[call-overload]

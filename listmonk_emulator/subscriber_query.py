@@ -7,19 +7,17 @@ extended protocol (so PostgreSQL refuses stacked statements), and a READ ONLY tr
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any, Iterator
 
 import psycopg
 from psycopg import Connection
+from psycopg.rows import tuple_row
 from werkzeug.wrappers import Request, Response
 
 from listmonk_emulator.context import Ctx
 from listmonk_emulator.db import fetch_all, fetch_one
 from listmonk_emulator.models import subscribers_json
-from listmonk_emulator.web import ApiError, db_error, ok, paging, read_json, ts
+from listmonk_emulator.web import ApiError, db_error, ok, paging, read_json
 
 ALLOWED_TABLES = frozenset({"subscribers", "lists", "subscriber_lists", "campaigns"})
 _ORDER_COLUMNS = frozenset({"email", "status", "name", "created_at", "updated_at"})
@@ -133,14 +131,38 @@ def query_subscribers(ctx: Ctx) -> Response:
                "per_page": per_page, "page": page})
 
 
-def _csv_line(values: list[str]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(values)
-    return buf.getvalue()
+# Go's unicode.IsSpace: the Latin-1 spaces and the rest of Unicode's White_Space set.
+_GO_SPACE = r"[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_EXPORT_HEADER = b"uuid,email,name,attributes,status,created_at,updated_at\n"
+
+
+def _go_csv_field(column: str) -> str:
+    r"""SQL rendering a text column as Go's encoding/csv Writer does (fieldNeedsQuotes): quoted, quotes doubled,
+    if it is `\.`, holds a comma, quote, CR or LF, or begins with a space; as is otherwise, the empty string too.
+    PostgreSQL's COPY CSV differs (it quotes "" and not a leading space), hence the hand-made rule."""
+    return (rf"""CASE WHEN {column} ~ '[,"\r\n]|^{_GO_SPACE}' OR {column} = '\.' """
+            f"""THEN '"' || replace({column}, '"', '""') || '"' ELSE {column} END""")
+
+
+def _go_time(column: str) -> str:
+    """SQL for Go's time.Time.String() of a timestamptz that lib/pq scanned in a UTC session,
+    `2006-01-02 15:04:05.999999999 -0700 MST`: PostgreSQL's ISO text of a timestamp (DateStyle ISO, the server's
+    default) already drops trailing fractional zeros and the dot. A NULL is null.Time's zero Time, as listmonk
+    prints `.Time`."""
+    return f"COALESCE(({column} AT TIME ZONE 'UTC')::TEXT, '0001-01-01 00:00:00') || ' +0000 UTC'"
+
+
+# One finished CSV line per subscriber, built by PostgreSQL: formatting rows in Python was the export's
+# bottleneck. uuid and status never need quotes. `sub.attribs` is already jsonb's own text (see the query).
+_EXPORT_LINE = " || ',' || ".join([
+    "sub.uuid::TEXT", _go_csv_field("sub.email"), _go_csv_field("sub.name"), _go_csv_field("sub.attribs"),
+    "sub.status::TEXT", _go_time("sub.created_at"), _go_time("sub.updated_at"),
+]) + r" || E'\n'"
 
 
 def export_subscribers(ctx: Ctx) -> Response:
-    """Streams `uuid,email,name,attributes,status,created_at,updated_at` in id order, in batches."""
+    """Streams `uuid,email,name,attributes,status,created_at,updated_at` in id order, in batches, byte for byte
+    as listmonk's encoding/csv Writer."""
     request = ctx.request
     query = clean_query(request.args.get("query", ""))
     if query:
@@ -157,15 +179,19 @@ def export_subscribers(ctx: Ctx) -> Response:
         "after": 0,
         "limit": _EXPORT_BATCH,
     }
-    # listmonk's query-subscribers-for-export filters with `= ALL(list ids)`, kept as is.
-    sql = f"""SELECT subscribers.id, subscribers.uuid, subscribers.email, subscribers.name,
-                     subscribers.status, subscribers.attribs, subscribers.created_at, subscribers.updated_at
+    # listmonk's query-subscribers-for-export, which filters with `= ALL(list ids)`, kept as is, but for attribs:
+    # listmonk scans the jsonb into a Go string, i.e. PostgreSQL's text of it. Cast in here, where the LIMIT keeps
+    # the planner from copying the cast into each use in _EXPORT_LINE, so it runs once a row.
+    sql = f"""SELECT sub.id, {_EXPORT_LINE} FROM (
+              SELECT subscribers.id, subscribers.uuid, subscribers.email, subscribers.name,
+                     subscribers.status, subscribers.attribs::TEXT AS attribs, subscribers.created_at,
+                     subscribers.updated_at
               {_FROM}
               WHERE subscriber_lists.list_id = ALL(%(lists)s::INT[]) AND subscribers.id > %(after)s
               AND (CASE WHEN CARDINALITY(%(ids)s::INT[]) > 0 THEN subscribers.id = ANY(%(ids)s::INT[]) ELSE true END)
               AND {_SEARCH}
               AND {_splice(query)}
-              ORDER BY subscribers.id ASC LIMIT %(limit)s"""
+              ORDER BY subscribers.id ASC LIMIT %(limit)s) AS sub"""
     pool = ctx.state.db.pool
     with pool.connection() as conn:
         conn.execute("SET TRANSACTION READ ONLY")
@@ -173,25 +199,25 @@ def export_subscribers(ctx: Ctx) -> Response:
             check_query(conn, sql, params)
         conn.rollback()
 
-    def stream() -> Iterator[str]:
-        yield _csv_line(["uuid", "email", "name", "attributes", "status", "created_at", "updated_at"])
+    def stream() -> Iterator[bytes]:
+        # listmonk flushes its CSV writer only after a batch with rows: an export matching nobody is an empty
+        # body, without even the header.
+        header = _EXPORT_HEADER
         while True:
             with pool.connection() as conn:
                 conn.execute("SET TRANSACTION READ ONLY")
-                rows = fetch_all(conn, sql, params)
+                rows = conn.cursor(row_factory=tuple_row).execute(sql, params).fetchall()
                 conn.rollback()
             if not rows:
                 return
-            yield "".join(
-                _csv_line([str(r["uuid"]), r["email"], r["name"],
-                           json.dumps(r["attribs"], separators=(",", ":"), sort_keys=True),
-                           r["status"], ts(r["created_at"]) or "", ts(r["updated_at"]) or ""])
-                for r in rows
-            )
-            params["after"] = rows[-1]["id"]
+            yield header + "".join([line for _, line in rows]).encode()
+            header = b""
+            params["after"] = rows[-1][0]
 
-    return Response(stream(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=subscribers.csv"})
+    # listmonk's headers; content_type, unlike mimetype, gets no `; charset=utf-8` from werkzeug.
+    return Response(stream(), content_type="text/csv", headers={
+        "Content-Disposition": "attachment; filename=subscribers.csv",
+        "Content-Transfer-Encoding": "binary", "Cache-Control": "no-cache"})
 
 
 def delete_by_query(ctx: Ctx) -> Response:
