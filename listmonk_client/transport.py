@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -86,8 +87,14 @@ class Transport:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        # Passed on every request: a session-level verify loses to REQUESTS_CA_BUNDLE in the environment.
-        self._verify = verify_tls
+        # requests would read the environment on every call (proxies, CA bundle, ~/.netrc: file system checks on
+        # the hot path), and a ~/.netrc login for the host would replace the token header. It is read once here
+        # instead, netrc aside.
+        self._session.trust_env = False
+        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)  # empty when NO_PROXY matches
+        self._verify: bool | str = verify_tls and (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.headers["Accept"] = "application/json"
         if auth_method == "basic":

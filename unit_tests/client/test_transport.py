@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
 from email.policy import default as email_policy
 from email.utils import formatdate
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -204,6 +206,39 @@ def test_token_auth_sends_listmonks_token_header(server: FakeListmonk, client: L
     (sent,) = server.requests_to("GET", HEALTH)
     assert sent.headers["authorization"] == f"token {USER}:{TOKEN}"
     assert "airbyte-listmonk" in sent.headers["user-agent"]
+
+
+def test_given_a_netrc_entry_for_the_host_then_the_token_header_is_still_sent(
+    server: FakeListmonk, make_client: Callable[..., ListmonkClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests would otherwise replace the Authorization header with ~/.netrc's login for the host.
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {urlsplit(server.url).hostname} login someone password elses\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    server.script("GET", HEALTH, data(True))
+
+    make_client().health()
+
+    (sent,) = server.requests_to("GET", HEALTH)
+    assert sent.headers["authorization"] == f"token {USER}:{TOKEN}"
+
+
+@pytest.mark.parametrize("bypassed", [False, True], ids=["proxied", "no_proxy"])
+def test_proxy_settings_in_the_environment_are_honoured(
+    server: FakeListmonk, make_client: Callable[..., ListmonkClient], monkeypatch: pytest.MonkeyPatch, bypassed: bool
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", (urlsplit(server.url).hostname or "") if bypassed else "")
+    server.script("GET", HEALTH, data(True))
+    client = make_client(retry=fast_policy(max_attempts=1))
+
+    if bypassed:
+        client.health()
+    else:
+        with pytest.raises(ConnectionFailed):
+            client.health()
+    assert len(server.requests_to("GET", HEALTH)) == int(bypassed)
 
 
 def test_basic_auth_sends_the_same_pair_as_http_basic(
