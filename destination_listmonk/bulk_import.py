@@ -15,8 +15,11 @@ import re
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Optional, Sequence, cast
+from typing import Any, Optional, Sequence, cast
+
+import orjson
 
 from destination_listmonk.operations import CreateSubscriber, Plan
 from listmonk_client.client import ListmonkClient
@@ -37,6 +40,13 @@ def eligible(plan: Plan) -> bool:
         and op.status in (None, "enabled")
         and not op.followups
     )
+
+
+def _json_text(attribs: Mapping[str, Any]) -> str:
+    try:
+        return orjson.dumps(attribs if isinstance(attribs, dict) else dict(attribs)).decode()
+    except TypeError:  # an integer beyond 64 bits, which orjson refuses
+        return json.dumps(dict(attribs))
 
 
 def _create_op(plan: Plan) -> CreateSubscriber:
@@ -77,6 +87,9 @@ class BulkImporter:
             handled.update(p.position for p in members)
         return handled, rejected
 
+    def busy(self) -> bool:
+        return self._pending is not None
+
     def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
         """Keys and emails of the running import's rows (empty once it has been settled)."""
         if self._pending is None:
@@ -95,7 +108,17 @@ class BulkImporter:
                 method="POST", path="/api/import/subscribers", status=None,
                 message=f"import {pending.file_name} ended '{status.status}': {self._client.import_logs()[-500:]}",
             )
-        return self._skipped_rows(pending.members, pending.file_name)
+        skipped = self._skipped_rows(pending.members, pending.file_name)
+        expected = len(pending.members) - len(skipped)
+        # listmonk's importer stops at a row the database refuses (e.g. a list deleted meanwhile), rolls back
+        # the uncommitted rows and still says `finished`; only `imported` tells.
+        if status.name == pending.file_name and status.imported < expected:
+            raise RequestRejected(
+                method="POST", path="/api/import/subscribers", status=None,
+                message=f"import {pending.file_name} stopped after {status.imported} of {expected} rows: "
+                f"{self._client.import_logs()[-500:]}",
+            )
+        return skipped
 
     def _start_import(self, members: list[Plan], list_ids: tuple[int, ...], preconfirm: bool) -> _PendingImport:
         buffer = io.StringIO()
@@ -103,7 +126,7 @@ class BulkImporter:
         writer.writerow(["email", "name", "attributes"])
         for plan in members:
             op = _create_op(plan)
-            writer.writerow([op.email, op.name or "", json.dumps(dict(op.attribs))])
+            writer.writerow([op.email, op.name or "", _json_text(op.attribs)])
         params = {
             "mode": "subscribe",
             "delim": ",",

@@ -9,9 +9,11 @@ back to the lookup, so the planner still sees listmonk's real state before anyth
 
 from __future__ import annotations
 
+import threading
 from array import array
+from bisect import bisect_left
 from enum import Enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Optional
 
 import orjson
@@ -26,6 +28,10 @@ _FILTER_BITS = 1 << 27  # 16 MB: about 0.02% false positives at 1,000,000 writte
 EXPORT_COST_IN_LOOKUPS = 10
 # The picture of this many subscribers stays near 100 MB; beyond it the sync keeps looking records up.
 AUTO_MAX_SUBSCRIBERS = 2_000_000
+
+
+class MalformedExport(ValueError):
+    """The export cannot be trusted to name every subscriber."""
 
 
 class Verdict(Enum):
@@ -57,101 +63,104 @@ class WrittenFilter:
 
     def __init__(self) -> None:
         self._bits = bytearray(_FILTER_BITS // 8)
-
-    def _positions(self, email_hash: int) -> tuple[int, int]:
-        return email_hash % _FILTER_BITS, (email_hash >> 32) % _FILTER_BITS
+        self._empty = True  # the common case of a sync that writes nothing skips the bit tests
 
     def add(self, email: str) -> None:
-        for bit in self._positions(_hash64(email)):
+        email_hash = _hash64(email)
+        for bit in (email_hash % _FILTER_BITS, (email_hash >> 32) % _FILTER_BITS):
             self._bits[bit >> 3] |= 1 << (bit & 7)
+        self._empty = False
 
     def holds(self, email_hash: int) -> bool:
-        return all(self._bits[bit >> 3] & (1 << (bit & 7)) for bit in self._positions(email_hash))
+        if self._empty:
+            return False
+        first, second = email_hash % _FILTER_BITS, (email_hash >> 32) % _FILTER_BITS
+        return bool(self._bits[first >> 3] & (1 << (first & 7)) and self._bits[second >> 3] & (1 << (second & 7)))
 
 
 class _Table:
-    """An open-addressing hash table of 64-bit keys to 64-bit values in two flat arrays: 16 bytes an entry at
-    half load, with none of the per-object overhead a dict of 1,000,000 entries would cost."""
+    """64-bit keys to 64-bit values, 16 bytes an entry with none of the per-object overhead a dict of 1,000,000
+    entries would cost: entries are appended to flat arrays in buckets by the key's top bits, and each bucket is
+    sorted once at the end, then read by binary search."""
 
-    _EMPTY = 0
     AMBIGUOUS = 0  # two emails collided, or the row was unreadable: look such records up
+    _BUCKET_SHIFT = 54  # 1,024 buckets: a sort of about 1,000 entries each at 1,000,000 subscribers
 
-    def __init__(self, capacity: int = 1 << 16) -> None:
-        self._keys = array("Q", bytes(8 * capacity))
-        self._values = array("Q", bytes(8 * capacity))
+    def __init__(self) -> None:
+        buckets = 1 << (64 - self._BUCKET_SHIFT)
+        self._keys = [array("Q") for _ in range(buckets)]
+        self._values = [array("Q") for _ in range(buckets)]
         self._size = 0
 
     def __len__(self) -> int:
         return self._size
 
-    def _slot(self, key: int) -> int:
-        mask = len(self._keys) - 1
-        slot = key & mask
-        while self._keys[slot] not in (self._EMPTY, key):
-            slot = (slot + 1) & mask
-        return slot
+    def add(self, key: int, value: int) -> None:
+        """Before `freeze` only."""
+        bucket = key >> self._BUCKET_SHIFT
+        self._keys[bucket].append(key)
+        self._values[bucket].append(value)
 
-    def put(self, key: int, value: int) -> None:
-        if 2 * (self._size + 1) > len(self._keys):
-            self._grow()
-        slot = self._slot(key)
-        if self._keys[slot] == key:
-            self._values[slot] = self.AMBIGUOUS
-            return
-        self._keys[slot] = key
-        self._values[slot] = value
-        self._size += 1
+    def freeze(self) -> None:
+        """Sorts every bucket; a key added twice keeps one entry, AMBIGUOUS."""
+        self._size = 0
+        for bucket, keys in enumerate(self._keys):
+            packed = sorted([(key << 64) | value for key, value in zip(keys, self._values[bucket])])
+            sorted_keys, values = array("Q"), array("Q")
+            for item in packed:
+                key = item >> 64
+                if sorted_keys and sorted_keys[-1] == key:
+                    values[-1] = self.AMBIGUOUS
+                    continue
+                sorted_keys.append(key)
+                values.append(item & _MASK64)
+            self._keys[bucket], self._values[bucket] = sorted_keys, values
+            self._size += len(sorted_keys)
 
     def get(self, key: int) -> Optional[int]:
-        slot = self._slot(key)
-        return self._values[slot] if self._keys[slot] == key else None
-
-    def _grow(self) -> None:
-        keys, values = self._keys, self._values
-        self._keys = array("Q", bytes(16 * len(keys)))
-        self._values = array("Q", bytes(16 * len(values)))
-        self._size = 0
-        for key, value in zip(keys, values):
-            if key != self._EMPTY:
-                slot = self._slot(key)
-                self._keys[slot], self._values[slot] = key, value
-                self._size += 1
+        bucket = key >> self._BUCKET_SHIFT
+        keys = self._keys[bucket]
+        index = bisect_left(keys, key)
+        return self._values[bucket][index] if index < len(keys) and keys[index] == key else None
 
 
-def _nonzero(key: int) -> int:
-    # 0 marks an empty slot in the table.
-    return key or 1
+class LoadCancelled(Exception):
+    """The sync ended before a background export finished."""
 
 
 class Snapshot:
-    def __init__(self, rows: Iterable[tuple[str, int]], compare_name: bool, compare_status: bool) -> None:
+    def __init__(self, rows: Iterable[tuple[str, int]], compare_name: bool, compare_status: bool,
+                 written: Optional[WrittenFilter] = None) -> None:
+        """From (normalised email, profile fingerprint or AMBIGUOUS) pairs."""
         self._table = _Table()
+        add = self._table.add
         for email, profile in rows:
-            self._table.put(_nonzero(_hash64(email)), profile)
+            add(_hash64(email), profile)
+        self._table.freeze()
         self._compare_name = compare_name
         self._compare_status = compare_status
-        self.written = WrittenFilter()
+        self.written = written or WrittenFilter()
 
     @classmethod
-    def from_export(cls, rows: Iterable[Mapping[str, str]], compare_name: bool, compare_status: bool) -> "Snapshot":
-        """From rows shaped like listmonk's CSV export (email, name, attributes as JSON text, status)."""
+    def from_export(cls, rows: Iterable[Sequence[Optional[str]]], compare_name: bool, compare_status: bool,
+                    written: Optional[WrittenFilter] = None, cancelled: Optional[threading.Event] = None) -> "Snapshot":
+        """From rows of listmonk's CSV export as (email, name, attributes as JSON text, status)."""
         def pairs() -> Iterable[tuple[str, int]]:
-            for row in rows:
+            for email, name, attributes, status in rows:
+                if cancelled is not None and cancelled.is_set():
+                    raise LoadCancelled()
+                if email is None:
+                    raise MalformedExport("the export has a row without an email")
                 try:
-                    attribs = orjson.loads(row.get("attributes") or "{}")
+                    attribs = orjson.loads(attributes) if attributes is not None else None
                 except orjson.JSONDecodeError:
                     attribs = None
-                email = row["email"].strip().lower()
                 profile = fingerprint(
-                    row.get("name") if compare_name else None, attribs, row.get("status") if compare_status else None
+                    name if compare_name else None, attribs, status if compare_status else None
                 ) if isinstance(attribs, dict) else None
-                yield email, _Table.AMBIGUOUS if profile is None else profile  # unreadable: always looked up
+                yield email.strip().lower(), _Table.AMBIGUOUS if profile is None else profile  # always looked up
 
-        return cls(pairs(), compare_name, compare_status)
-
-    @classmethod
-    def load(cls, client: ListmonkClient, compare_name: bool, compare_status: bool) -> "Snapshot":
-        return cls.from_export(client.export_subscribers(), compare_name, compare_status)
+        return cls(pairs(), compare_name, compare_status, written)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -163,7 +172,7 @@ class Snapshot:
         email_hash = _hash64(email)
         if self.written.holds(email_hash):
             return Verdict.LOOK_UP
-        held = self._table.get(_nonzero(email_hash))
+        held = self._table.get(email_hash)
         if held is None:
             return Verdict.NEW
         if held == _Table.AMBIGUOUS:
@@ -178,20 +187,72 @@ class Snapshot:
         return Verdict.UNCHANGED if wanted is not None and held == wanted else Verdict.LOOK_UP
 
 
+class SnapshotLoader:
+    """Reads the export in a background thread while the sync goes on looking records up. Its written filter
+    exists from the start, so every email the sync writes while the export streams is looked up afterwards,
+    whether listmonk exported that subscriber before or after the write."""
+
+    def __init__(self, client: ListmonkClient, compare_name: bool, compare_status: bool) -> None:
+        self.written = WrittenFilter()
+        self._cancelled = threading.Event()
+        self._snapshot: Optional[Snapshot] = None
+        self._error: Optional[BaseException] = None
+
+        def load() -> None:
+            try:
+                rows = client.export_subscribers(("email", "name", "attributes", "status"))
+                try:
+                    self._snapshot = Snapshot.from_export(rows, compare_name, compare_status, self.written, self._cancelled)
+                finally:
+                    rows.close()  # at once: the error kept for the sync would keep the stream open until collected
+            except BaseException as error:  # handed to whoever asks for the result, on the sync's thread
+                self._error = error
+
+        self._thread = threading.Thread(target=load, name="listmonk-export", daemon=True)
+        self._thread.start()
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> Snapshot:
+        """Waits for the export; raises what stopped it."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._thread.join()
+
+
 class SnapshotPolicy:
-    """When to read the export: `always` at once, `never`, or `auto` once the records seen so far (at least a
-    full batch, so small syncs never pay) would cost more in lookups than the export of everyone listmonk holds."""
+    """When to read the export: `always` at once, `never`, or `auto`, from the moment the records seen so far (at
+    least a full batch, so small syncs never pay) would cost in lookups half of what the export of everyone
+    listmonk holds costs. The export then streams while the sync goes on, and is used as soon as it is in, or
+    waited for once the records seen would cost the whole export: a sync that ends in between has paid at most
+    twice what its lookups cost."""
 
     def __init__(self, mode: str, min_records: int) -> None:
         self._mode = mode
         self._min_records = min_records
         self._held: Optional[int] = None
 
-    def wanted(self, records_seen: int, count_held: Callable[[], int]) -> bool:
+    def give_up(self) -> None:
+        self._mode = "never"
+
+    def start_due(self, records_seen: int, count_held: Callable[[], int]) -> bool:
+        return self._worth(records_seen, 2 * EXPORT_COST_IN_LOOKUPS, count_held)
+
+    def wait_due(self, records_seen: int, count_held: Callable[[], int]) -> bool:
+        return self._worth(records_seen, EXPORT_COST_IN_LOOKUPS, count_held)
+
+    def _worth(self, records_seen: int, export_cost_in_lookups: int, count_held: Callable[[], int]) -> bool:
         if self._mode != "auto":
             return self._mode == "always"
         if records_seen < self._min_records:
             return False
         if self._held is None:
             self._held = count_held()
-        return self._held <= AUTO_MAX_SUBSCRIBERS and records_seen * EXPORT_COST_IN_LOOKUPS >= self._held
+        return self._held <= AUTO_MAX_SUBSCRIBERS and records_seen * export_cost_in_lookups >= self._held

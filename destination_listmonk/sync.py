@@ -16,9 +16,10 @@ from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, RecordMapper, Rejected
 from destination_listmonk.operations import Plan
 from destination_listmonk.protection import Rules, plan
-from destination_listmonk.snapshot import Snapshot, SnapshotPolicy, Verdict
+from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
+from listmonk_client.errors import ListmonkError
 from listmonk_client.models import SubscriberState
 
 MIN_RECORDS_FOR_RATIO = 100
@@ -49,9 +50,13 @@ class SubscriberSync:
             if s.destination_sync_mode == DestinationSyncMode.soft_delete
         }
         self._buffer: list[Union[Desired, Rejected]] = []
+        self._held_states: list[AirbyteMessage] = []
+        self._ready_states: list[AirbyteMessage] = []
         self._position = 0
         self._client = client
         self._snapshot: Optional[Snapshot] = None
+        self._loader: Optional[SnapshotLoader] = None
+        self._loader_started = (0.0, 0)
         self._snapshot_policy = SnapshotPolicy(
             config.advanced.snapshot_lookup if config.match_key == "email" else "never", config.advanced.batch_size
         )
@@ -64,6 +69,13 @@ class SubscriberSync:
         )
 
     def run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+        try:
+            yield from self._run(messages)
+        finally:
+            if self._loader is not None:  # the sync ended (or failed) before it needed the export
+                self._loader.cancel()
+
+    def _run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
         for message in messages:
             if message.type == Type.RECORD and message.record is not None:
                 record = message.record
@@ -75,8 +87,16 @@ class SubscriberSync:
                     # A bulk import may still run when this returns: the next batch is read meanwhile.
                     yield from self._flush(settle=False)
             elif message.type == Type.STATE:
-                yield from self._flush(settle=True)
-                yield message
+                yield from self._flush(settle=False)
+                # Passed on once every record before it is committed: at once, or, while an import still runs,
+                # once it has finished (at the latest when the next batch is planned), so that the next batch is
+                # read and looked up meanwhile.
+                self._held_states.append(message)
+                if not self._writer.busy():
+                    self._settle()
+                    self._enforce_rejection_policy()
+                yield from self._audit.drain()
+                yield from self._pass_ready_states()
         yield from self._flush(settle=True)
         self._audit.finish()
         yield from self._audit.drain()
@@ -84,23 +104,38 @@ class SubscriberSync:
     def _flush(self, settle: bool) -> Iterator[AirbyteMessage]:
         if self._buffer:
             batch, self._buffer = self._buffer, []
-            self._process(batch)
+            latest, plans = self._plan_batch(batch)
+            # Planning waited for the previous import: the STATEs it held go out before this batch's writes,
+            # which may fail.
+            self._enforce_rejection_policy()
+            yield from self._audit.drain()
+            yield from self._pass_ready_states()
+            self._write_batch(latest, plans)
             self._audit.progress()
         if settle:
             self._settle()
         self._enforce_rejection_policy()
         yield from self._audit.drain()
+        yield from self._pass_ready_states()
+
+    def _pass_ready_states(self) -> Iterator[AirbyteMessage]:
+        ready, self._ready_states = self._ready_states, []
+        yield from ready
 
     def _settle(self) -> None:
         for failed_plan, reason in self._writer.settle():
             self._refused(failed_plan, reason)
+        # Every write is done now, the import included: every STATE held so far follows committed records only.
+        self._ready_states.extend(self._held_states)
+        self._held_states.clear()
 
     def _refused(self, failed_plan: Plan, reason: str) -> None:
         """listmonk refused a planned write: the record is rejected rather than counted as written."""
         self._audit.unplanned(failed_plan)
         self._audit.rejected(failed_plan.position, reason, failed_plan.key)
 
-    def _process(self, batch: list[Union[Desired, Rejected]]) -> None:
+    def _plan_batch(self, batch: list[Union[Desired, Rejected]]) -> tuple[dict[str, Desired], list[Plan]]:
+        """The batch's last record per key, and their plans."""
         latest: dict[str, Desired] = {}
         for item in batch:
             if isinstance(item, Rejected):
@@ -112,14 +147,17 @@ class SubscriberSync:
             latest[item.key] = item  # re-inserted so the batch keeps record order
         if self._config.match_key != "email":
             self._one_claim_per_email(latest)
-        self._load_snapshot_when_worth_it()
-        plans = self._plan_around_running_import(list(latest.values()))
+        self._use_snapshot_when_worth_it()
+        return latest, self._plan_around_running_import(list(latest.values()))
+
+    def _write_batch(self, latest: dict[str, Desired], plans: list[Plan]) -> None:
         if self._config.dry_run:
             return
-        if self._snapshot is not None:
-            for written in plans:
-                if written.ops:
-                    self._snapshot.written.add(written.key)
+        written = self._written()
+        if written is not None:
+            for planned in plans:
+                if planned.ops:
+                    written.add(planned.key)
         result = self._write(plans)
         for failed_plan, reason in result.rejected:
             self._refused(failed_plan, reason)
@@ -150,18 +188,39 @@ class SubscriberSync:
             plans = sorted(plans + self._plan(later), key=lambda p: p.position)
         return plans
 
-    def _load_snapshot_when_worth_it(self) -> None:
+    def _use_snapshot_when_worth_it(self) -> None:
         if self._snapshot is not None:
             return
-        if not self._snapshot_policy.wanted(self._audit.summary.records, self._client.count_subscribers):
+        seen, count_held = self._audit.summary.records, self._client.count_subscribers
+        if self._loader is None:
+            if not self._snapshot_policy.start_due(seen, count_held):
+                return
+            compare_name = bool(self._config.mapping.name_field or self._config.mapping.name_template)
+            compare_status = self._config.mapping.status_field is not None
+            self._loader = SnapshotLoader(self._client, compare_name, compare_status)
+            self._loader_started = (time.monotonic(), seen)
+            # The import still running may change its subscribers after the export has read them.
+            for email in self._writer.in_flight()[1]:
+                self._loader.written.add(email)
+        if not (self._loader.done() or self._snapshot_policy.wait_due(seen, count_held)):
             return
-        self._settle()  # the export must hold everything this sync has written so far
-        started = time.monotonic()
-        compare_name = bool(self._config.mapping.name_field or self._config.mapping.name_template)
-        compare_status = self._config.mapping.status_field is not None
-        self._snapshot = Snapshot.load(self._client, compare_name, compare_status)
-        self._audit.info("export snapshot loaded", subscribers=len(self._snapshot),
-                         after_records=self._audit.summary.records, seconds=round(time.monotonic() - started, 3))
+        loader, self._loader = self._loader, None
+        try:
+            self._snapshot = loader.result()
+        except (ListmonkError, MalformedExport) as error:
+            # The export only saves lookups: without it every record is looked up, as with `never`.
+            self._snapshot_policy.give_up()
+            self._audit.info("export snapshot unusable, every record is looked up", reason=str(error))
+            return
+        started, started_after = self._loader_started
+        self._audit.info("export snapshot loaded", subscribers=len(self._snapshot), started_after_records=started_after,
+                         after_records=seen, seconds=round(time.monotonic() - started, 3))
+
+    def _written(self) -> Optional[WrittenFilter]:
+        """Where to note what this sync writes: the snapshot's filter, from the moment its export starts."""
+        if self._snapshot is not None:
+            return self._snapshot.written
+        return self._loader.written if self._loader is not None else None
 
     def _one_claim_per_email(self, latest: dict[str, Desired]) -> None:
         """Two keys claiming one email in a batch: the first record keeps it, whatever order the parallel writes

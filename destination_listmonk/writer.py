@@ -90,6 +90,10 @@ class Writer:
         self._grouped_ids(survivors, DeleteSubscriber, self._client.delete_subscribers, result, failed)
         return result
 
+    def busy(self) -> bool:
+        """Whether a write may still be running on listmonk (a bulk import); every other write is done."""
+        return self._bulk is not None and self._bulk.busy()
+
     def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
         """Keys and emails of the subscribers a still-running write (a bulk import) may be changing."""
         return self._bulk.in_flight() if self._bulk is not None else (frozenset(), frozenset())

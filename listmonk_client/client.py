@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json as jsonlib
+import operator
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import requests
@@ -39,6 +40,8 @@ from listmonk_client.transport import AuthMethod, ClientStats, Transport
 SubscriptionAction = Literal["add", "remove", "unsubscribe"]
 
 IMPORT_PATH = "/api/import/subscribers"
+# The header of listmonk's CSV export (cmd/subscribers.go, handleExportSubscribers).
+EXPORT_COLUMNS = ("uuid", "email", "name", "attributes", "status", "created_at", "updated_at")
 # Ids per `DELETE /api/subscribers?id=...` call, to keep the URL short.
 _DELETE_CHUNK = 200
 
@@ -327,8 +330,11 @@ class ListmonkClient:
             body["status"] = status
         self._data("PUT", "/api/subscribers/lists", json=body)
 
-    def export_subscribers(self) -> Iterator[dict[str, str]]:
-        """Rows of listmonk's CSV export, streamed; values stay strings (`attributes` is raw JSON text)."""
+    def export_subscribers(
+        self, columns: Sequence[str] = EXPORT_COLUMNS
+    ) -> Generator[tuple[str | None, ...], None, None]:
+        """Rows of listmonk's CSV export, streamed, as tuples of `columns` in that order. Values stay strings
+        (`attributes` is JSON text); a short row has None for the columns it lacks."""
         path = "/api/subscribers/export"
         response = self._transport.send("GET", path, stream=True)
         try:
@@ -336,8 +342,25 @@ class ListmonkClient:
             # urllib3 reports "closed" as soon as the last byte arrives, before the reader sees it.
             response.raw.decode_content = True
             response.raw.auto_close = False
-            text = io.TextIOWrapper(response.raw, encoding="utf-8", newline="")
-            yield from csv.DictReader(text)
+            rows = csv.reader(io.TextIOWrapper(response.raw, encoding="utf-8", newline=""))
+            header = next(rows, None)
+            if header is None:
+                return  # listmonk sends nothing at all, not even the header, when it holds no one to export
+            missing = [name for name in columns if name not in header]
+            if missing:
+                raise ListmonkError(
+                    method="GET", path=path, status=None,
+                    message=f"the export has no {', '.join(missing)} column (its header: {', '.join(header)})",
+                )
+            indexes = [header.index(name) for name in columns]
+            width = max(indexes) + 1
+            # itemgetter of one index returns the bare value, not a tuple.
+            pick = operator.itemgetter(*indexes) if len(indexes) > 1 else (lambda row: (row[indexes[0]],))
+            for row in rows:
+                if len(row) >= width:
+                    yield pick(row)
+                elif row:  # csv.reader gives [] for a blank line
+                    yield tuple(row[i] if i < len(row) else None for i in indexes)
         except (requests.exceptions.RequestException, OSError) as exc:
             raise ConnectionFailed(
                 method="GET", path=path, status=None, message=f"export stream broke off ({type(exc).__name__})"
@@ -367,7 +390,7 @@ class ListmonkClient:
         self._data("DELETE", IMPORT_PATH)
 
     def wait_for_import(
-        self, *, poll_interval: float = 0.02, max_poll_interval: float = 0.25, timeout: float = 3600
+        self, *, poll_interval: float = 0.02, max_poll_interval: float = 0.1, timeout: float = 3600
     ) -> ImportStatus:
         """Poll until the import is no longer running; raises ImportTimedOut after `timeout` seconds.
         Polls start fast (small imports finish in milliseconds) and back off to `max_poll_interval`."""

@@ -4,9 +4,16 @@ never what listmonk holds afterwards."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
-from integration_tests.destination.harness import config, subscribers_of, subscriptions, with_states, write
+import pytest
+
+from airbyte_cdk.models import Type
+
+from destination_listmonk.destination import DestinationListmonk
+from integration_tests.contract.api import call
+from integration_tests.destination.harness import catalog, config, subscribers_of, subscriptions, with_states, write
 from listmonk_client.client import ListmonkClient
 
 
@@ -21,24 +28,29 @@ def test_given_auto_snapshot_when_a_sync_reaches_a_tenth_of_listmonk_then_it_rea
     if client.count_subscribers() < 2500:  # others already held, so the sync starts with lookups
         emulator.seed(2500, email_prefix="other", domain=f"others-{domain}")
     held_before = client.count_subscribers()
-    switch_batch = max(1, math.ceil(held_before / 1000))  # 100 records a batch, export worth 10 lookups a row
+    # 100 records a batch; the export costs as much as looking up a tenth as many records as listmonk holds.
+    start_batch, switch_batch = math.ceil(held_before / 2000), math.ceil(held_before / 1000)
     people = contacts(domain, 100 * (switch_batch + 2))
-    # Imported by the batch just before the switch, changed after it: the export must already show that import.
-    again_at = 100 * max(switch_batch - 2, 0) + 3
+    # Imported by the batch before the export starts, still importing while it streams, changed at the end: the
+    # export may or may not show it, so it must be looked up.
+    again_at = 100 * (start_batch - 2) + 3
     people[-1] = {**people[again_at], "name": "Changed after the switch"}
     settings = config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed",
                       advanced={"batch_size": 100, "snapshot_lookup": "auto"})
-    emulator.set_faults(import_delay_ms=200)  # the import before the switch is still running when it comes
+    emulator.set_faults(import_delay_ms=400)  # longer than the export takes
     emulator.reset_stats()
 
     run = write(settings, with_states(people, every=len(people)))  # a STATE would wait for each import
 
     (loaded,) = run.events("export snapshot loaded")
-    assert loaded["after_records"] == 100 * switch_batch
+    # The export starts once the lookups would cost half of it, and is used once in (at the latest when they
+    # would cost all of it).
+    assert loaded["started_after_records"] == 100 * start_batch
+    assert loaded["started_after_records"] <= loaded["after_records"] <= 100 * switch_batch
     routes = emulator.stats()["by_route"]
     assert routes["GET /api/subscribers/export"] == 1
     # One count, one lookup per batch before the switch, and one for the record the sync had already written.
-    assert routes["GET /api/subscribers"] == 1 + (switch_batch - 1) + 1
+    assert routes["GET /api/subscribers"] == 1 + (loaded["after_records"] // 100 - 1) + 1
     held = subscribers_of(client, domain)
     assert len(held) == len(people) - 1 and run.summary["created"] == len(people) - 1
     assert held[f"f{again_at}@{domain}"].name == "Changed after the switch"
@@ -86,3 +98,79 @@ def test_given_a_slow_import_when_the_next_batch_repeats_its_records_then_they_w
     assert held[f"f8@{domain}"].name == "Upper-case twin"
     # Everything else in batches 2 and 3 was planned without waiting: one lookup per batch plus one for the two.
     assert lookups == 3 + 1
+
+
+def test_given_the_export_fails_when_a_snapshot_is_wanted_then_every_record_is_looked_up_and_ends_the_same(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 100, "snapshot_lookup": "always"})
+    people = contacts(domain, 250)
+    write(settings, with_states(people, every=250))
+    client.change_subscriptions([subscribers_of(client, domain)[f"f3@{domain}"].id], "unsubscribe", [news.id])
+    people[4] = {**people[4], "plan": "pro"}
+    emulator.set_faults(status=500, count=1, method="GET", path_prefix="/api/subscribers/export")
+    emulator.reset_stats()
+
+    run = write(settings, with_states(people, every=250))
+
+    (unusable,) = run.events("export snapshot unusable, every record is looked up")
+    assert "500" in unusable["reason"] and not run.events("export snapshot loaded")
+    assert emulator.stats()["by_route"]["GET /api/subscribers/export"] == 1  # given up for the rest of the sync
+    assert (run.summary["updated"], run.summary["unchanged"], run.summary["rejected"]) == (1, 249, 0)
+    held = subscribers_of(client, domain)
+    assert held[f"f4@{domain}"].attribs["plan"] == "pro"
+    assert subscriptions(held[f"f3@{domain}"]) == {news.id: "unsubscribed"}
+
+
+def test_given_a_state_while_an_import_runs_then_it_is_passed_on_once_listmonk_holds_every_record_before_it(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 100})
+    emulator.set_faults(import_delay_ms=300)  # each batch's import is still running when its STATE comes
+    messages = list(with_states(contacts(domain, 400), every=100))
+    markers = []
+    for message in DestinationListmonk().write(settings, catalog(), messages):
+        if message.type == Type.STATE and message.state is not None:
+            marker = message.state.stream.stream_state.marker
+            held = subscribers_of(client, domain)
+            assert [i for i in range(marker) if f"f{i}@{domain}" not in held] == []
+            markers.append(marker)
+    assert markers == [m.state.stream.stream_state.marker for m in messages if m.state is not None]
+
+
+def test_given_an_import_that_listmonk_cuts_short_then_the_sync_fails_before_the_state_and_a_rerun_completes(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news, spare = client.create_list(f"news-{domain}"), client.create_list(f"spare-{domain}")
+    people = contacts(domain, 200)
+    settings = config(listmonk, target_lists=[str(news.id), str(spare.id)], advanced={"batch_size": 100})
+    emulator.set_faults(import_delay_ms=300)
+
+    def input_deleting_a_list_while_the_first_import_waits() -> Iterator[Any]:
+        for position, message in enumerate(with_states(people, every=200)):
+            if position == 100:  # batch 1 has been flushed: its import is held by the fault
+                assert call(emulator, "DELETE", f"/api/lists/{spare.id}").status_code == 200
+            yield message
+
+    emitted: list[Any] = []
+    with pytest.raises(Exception, match="stopped after 0 of 100 rows"):
+        for message in DestinationListmonk().write(settings, catalog(), input_deleting_a_list_while_the_first_import_waits()):
+            emitted.append(message)
+    assert not [m for m in emitted if m.type == Type.STATE] and subscribers_of(client, domain) == {}
+
+    emulator.clear_faults()
+    again = write(config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 100}), with_states(people, every=200))
+    assert again.summary["created"] == 200 and len(subscribers_of(client, domain)) == 200
+
+
+def test_given_an_integer_beyond_64_bits_when_bulk_importing_then_every_new_subscriber_is_created(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    people = [{**person, "score": 2**70 if i == 7 else i} for i, person in enumerate(contacts(domain, 60))]
+    run = write(config(listmonk, target_lists=[str(news.id)]), with_states(people, every=60))
+    held = subscribers_of(client, domain)
+    assert run.summary["created"] == len(held) == 60
+    assert held[f"f8@{domain}"].attribs["score"] == 8 and float(held[f"f7@{domain}"].attribs["score"]) == 2.0**70

@@ -289,16 +289,33 @@ def test_an_import_that_never_ends_times_out_with_its_progress(
         client.wait_for_import(poll_interval=0.01, timeout=0.05)
 
 
-def test_export_streams_csv_rows_as_strings(server: FakeListmonk, client: ListmonkClient) -> None:
+def test_export_streams_the_asked_columns_of_each_row_as_strings(server: FakeListmonk, client: ListmonkClient) -> None:
     csv_text = (
-        "uuid,email,name,attributes,status,created_at,updated_at\r\n"
-        'u1,ann@example.com,"Ann, the first","{""crm_id"": ""7""}",enabled,t1,t2\r\n'
-        'u2,bob@example.com,"Bob\nJones",{},blocklisted,t3,t4\r\n'
+        "uuid,email,name,attributes,status,created_at,updated_at\n"
+        'u1,ann@example.com,"Ann, the first","{""crm_id"": ""7""}",enabled,t1,t2\n'
+        "\n"
+        'u2,bob@example.com,"Bob\nJones",{},blocklisted,t3,t4\n'
+        "u3,cy@example.com,Cy\n"
     )
     server.script("GET", "/api/subscribers/export", Reply(text=csv_text))
 
-    rows = list(client.export_subscribers())
+    rows = list(client.export_subscribers(("status", "email", "name", "attributes")))
 
-    assert rows[0]["name"] == "Ann, the first"
-    assert rows[0]["attributes"] == '{"crm_id": "7"}'
-    assert rows[1]["name"] == "Bob\nJones" and rows[1]["status"] == "blocklisted"
+    assert rows == [
+        ("enabled", "ann@example.com", "Ann, the first", '{"crm_id": "7"}'),
+        ("blocklisted", "bob@example.com", "Bob\nJones", "{}"),
+        (None, "cy@example.com", "Cy", None),  # cut short: what it lacks is None, never a guess
+    ]
+
+
+def test_an_empty_export_has_no_rows(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/subscribers/export", Reply(text=""))
+
+    assert list(client.export_subscribers()) == []
+
+
+def test_export_without_an_asked_column_fails_naming_it(server: FakeListmonk, client: ListmonkClient) -> None:
+    server.script("GET", "/api/subscribers/export", Reply(text="uuid,email,name\nu1,ann@example.com,Ann\n"))
+
+    with pytest.raises(ListmonkError, match="no attributes column"):
+        list(client.export_subscribers(("email", "attributes")))

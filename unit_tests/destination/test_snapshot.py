@@ -3,9 +3,13 @@ nothing to write."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+from collections.abc import Generator
 from typing import Any, Optional
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -13,13 +17,15 @@ from destination_listmonk.config import STRATEGY_CAPABILITIES
 from destination_listmonk.mapping import Desired
 from destination_listmonk.paths import drop_nulls
 from destination_listmonk.protection import Rules, plan
-from destination_listmonk.snapshot import AUTO_MAX_SUBSCRIBERS, Snapshot, SnapshotPolicy, Verdict
+from destination_listmonk.snapshot import (
+    AUTO_MAX_SUBSCRIBERS, LoadCancelled, MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict,
+)
+from listmonk_client.errors import ConnectionFailed
 from listmonk_client.models import Subscriber
 
 
-def export_row(subscriber: Subscriber) -> dict[str, str]:
-    return {"email": subscriber.email, "name": subscriber.name, "attributes": json.dumps(subscriber.attribs),
-            "status": subscriber.status}
+def export_row(subscriber: Subscriber) -> tuple[str, str, str, str]:
+    return subscriber.email, subscriber.name, json.dumps(subscriber.attribs), subscriber.status
 
 
 def held(**fields: Any) -> Subscriber:
@@ -62,17 +68,50 @@ def test_given_written_in_this_sync_or_deleted_then_looked_up() -> None:
     assert snap.judge(desired(deleted=True)) is Verdict.LOOK_UP
 
 
-def test_given_unreadable_attributes_in_the_export_then_looked_up() -> None:
-    snap = Snapshot.from_export([{"email": "ann@example.com", "name": "Ann", "attributes": "{broken", "status": "enabled"}],
-                                compare_name=True, compare_status=False)
+@pytest.mark.parametrize("attributes", ["{broken", None, "[1]"], ids=["bad JSON", "row cut short", "not an object"])
+def test_given_unreadable_attributes_in_the_export_then_looked_up(attributes: Optional[str]) -> None:
+    snap = Snapshot.from_export([("ann@example.com", "Ann", attributes, "enabled")], compare_name=True, compare_status=False)
+    assert snap.judge(desired(attribs={})) is Verdict.LOOK_UP
     assert snap.judge(desired()) is Verdict.LOOK_UP
 
 
-def test_table_grows_past_its_first_capacity() -> None:
-    people = [held(id=i, email=f"p{i}@example.com") for i in range(70_000)]
+def test_given_a_row_without_an_email_then_the_export_is_refused() -> None:
+    with pytest.raises(MalformedExport):
+        Snapshot.from_export([("ann@example.com", "Ann", "{}", "enabled"), (None, None, None, None)],
+                             compare_name=True, compare_status=False)
+
+
+def test_given_an_email_twice_in_the_export_then_it_is_looked_up() -> None:
+    snap = snapshot(held(), held(id=2, email=" ANN@example.com"), held(id=3, email="bo@example.com"))
+    assert len(snap) == 2
+    assert snap.judge(desired()) is Verdict.LOOK_UP
+    assert snap.judge(desired(email="bo@example.com", key="bo@example.com")) is Verdict.UNCHANGED
+
+
+def test_many_subscribers_are_each_found_with_their_own_profile() -> None:
+    people = [held(id=i, email=f"p{i}@example.com", name=f"P{i}") for i in range(70_000)]
     snap = snapshot(*people)
     assert len(snap) == 70_000
-    assert snap.judge(desired(email="p69999@example.com", key="p69999@example.com")) is Verdict.UNCHANGED
+    for i in (0, 1, 34_567, 69_999):
+        email = f"p{i}@example.com"
+        assert snap.judge(desired(email=email, key=email, name=f"P{i}")) is Verdict.UNCHANGED
+        assert snap.judge(desired(email=email, key=email, name=f"P{i + 1}")) is Verdict.LOOK_UP
+    assert snap.judge(desired(email="p70000@example.com", key="p70000@example.com")) is Verdict.NEW
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abcxyz", min_size=1, max_size=4), max_size=60),
+       st.lists(st.text(alphabet="abcxyz", min_size=1, max_size=4), max_size=20))
+def test_property_every_held_email_is_found_and_no_other(held_locals: list[str], asked: list[str]) -> None:
+    people = [held(id=i, email=f"{local}@example.com") for i, local in enumerate(held_locals)]
+    snap = snapshot(*people)
+    assert len(snap) == len(set(held_locals))
+    twice = {local for local in held_locals if held_locals.count(local) > 1}
+    for local in held_locals + asked:
+        email = f"{local}@example.com"
+        verdict = snap.judge(desired(email=email, key=email))
+        expected = Verdict.NEW if local not in held_locals else Verdict.LOOK_UP if local in twice else Verdict.UNCHANGED
+        assert verdict is expected
 
 
 LEAF = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from(["a", "b"]))
@@ -113,16 +152,64 @@ class CountingHeld:
         return self.held
 
 
-def test_auto_snapshot_waits_for_a_full_batch_and_a_tenth_of_listmonk_then_counts_once() -> None:
+def test_auto_snapshot_starts_at_a_twentieth_of_listmonk_is_waited_for_at_a_tenth_and_counts_once() -> None:
     policy, count = SnapshotPolicy("auto", min_records=5000), CountingHeld(120_000)
-    assert not policy.wanted(4999, count) and count.calls == 0  # a small sync never even asks
-    assert [policy.wanted(seen, count) for seen in (5000, 11_999, 12_000, 50_000)] == [False, False, True, True]
+    assert not policy.start_due(4999, count) and not policy.wait_due(4999, count)
+    assert count.calls == 0  # a small sync never even asks
+    assert [policy.start_due(seen, count) for seen in (5000, 5999, 6000)] == [False, False, True]
+    assert [policy.wait_due(seen, count) for seen in (6000, 11_999, 12_000, 50_000)] == [False, False, True, True]
     assert count.calls == 1
 
 
 def test_auto_snapshot_is_never_taken_of_a_listmonk_too_big_to_hold_and_the_fixed_modes_ignore_sizes() -> None:
-    assert not SnapshotPolicy("auto", 10).wanted(10**9, CountingHeld(AUTO_MAX_SUBSCRIBERS + 1))
-    assert SnapshotPolicy("auto", 10).wanted(AUTO_MAX_SUBSCRIBERS, CountingHeld(AUTO_MAX_SUBSCRIBERS))
+    too_big = SnapshotPolicy("auto", 10)
+    assert not too_big.start_due(10**9, CountingHeld(AUTO_MAX_SUBSCRIBERS + 1))
+    assert not too_big.wait_due(10**9, CountingHeld(AUTO_MAX_SUBSCRIBERS + 1))
+    assert SnapshotPolicy("auto", 10).wait_due(AUTO_MAX_SUBSCRIBERS, CountingHeld(AUTO_MAX_SUBSCRIBERS))
     huge = CountingHeld(10**9)
-    assert SnapshotPolicy("always", 5000).wanted(0, huge) and not SnapshotPolicy("never", 1).wanted(10**9, huge)
+    always, never = SnapshotPolicy("always", 5000), SnapshotPolicy("never", 1)
+    assert always.start_due(0, huge) and always.wait_due(0, huge)
+    assert not never.start_due(10**9, huge) and not never.wait_due(10**9, huge)
     assert huge.calls == 0
+
+
+def test_a_policy_given_up_never_wants_the_export_again() -> None:
+    policy = SnapshotPolicy("always", 1)
+    policy.give_up()
+    assert not policy.start_due(10**6, CountingHeld(1)) and not policy.wait_due(10**6, CountingHeld(1))
+
+
+class EndlessExport:
+    """A client whose export never ends, as a huge one would not before the sync does."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def export_subscribers(self, columns: Any) -> Generator[tuple[str, str, str, str], None, None]:
+        try:
+            for i in itertools.count():
+                yield f"p{i}@example.com", "P", "{}", "enabled"
+        finally:
+            self.closed.set()
+
+
+class FailingExport:
+    def export_subscribers(self, columns: Any) -> Generator[tuple[str, str, str, str], None, None]:
+        yield "ann@example.com", "Ann", "{}", "enabled"
+        raise ConnectionFailed(method="GET", path="/api/subscribers/export", status=None, message="stream broke off")
+
+
+def test_a_background_export_cancelled_stops_reading_and_closes_the_stream() -> None:
+    client = EndlessExport()
+    loader = SnapshotLoader(client, compare_name=True, compare_status=False)  # type: ignore[arg-type]
+    assert not loader.done()
+    loader.cancel()
+    assert loader.done() and client.closed.is_set()
+    with pytest.raises(LoadCancelled):
+        loader.result()
+
+
+def test_a_background_export_that_fails_hands_its_error_to_the_sync() -> None:
+    loader = SnapshotLoader(FailingExport(), compare_name=True, compare_status=False)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionFailed, match="broke off"):
+        loader.result()
