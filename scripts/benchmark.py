@@ -19,6 +19,9 @@ new subscriber, via --posts), `connector+snapshot` (advanced.snapshot_lookup `al
 `connector-lookups` (advanced.snapshot_lookup `never`: every record looked up, via --lookups). The plain
 `connector` runs the defaults (snapshot `auto`).
 
+On the local server every scenario (one system, one N) starts from a fresh install holding only its own contacts
+(plus --others seeded subscribers); a real listmonk keeps whatever it holds.
+
 Request counts come from the local server's /api counter (delta around each case), or against a remote
 listmonk from a counter wrapped around requests.Session.send in the child.
 """
@@ -85,6 +88,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--lookups", action="store_true",
                         help="also run the connector with advanced.snapshot_lookup=never, as system 'connector-lookups'")
     parser.add_argument("--lookup-keys", type=int, default=150, help="connector advanced.lookup_keys_per_call")
+    parser.add_argument("--others", type=int, default=0,
+                        help="local server: subscribers listmonk holds besides the scenario's contacts")
     parser.add_argument("--state-every", type=int, default=10_000, help="records between STATE messages")
     parser.add_argument("--url", default=os.environ.get("LISTMONK_URL"), help="a listmonk to use instead of the local server")
     parser.add_argument("--user", default=os.environ.get("LISTMONK_USER"))
@@ -96,6 +101,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.url and not (args.user and args.token):
         parser.error("--url needs --user and --token (or LISTMONK_USER / LISTMONK_TOKEN)")
+    if args.url and args.others:
+        parser.error("--others needs the local server (a real listmonk holds what it holds)")
     if args.url and args.emulator_lookup:
         parser.error("--emulator-lookup needs the local server (drop --url / LISTMONK_URL)")
     if args.systems and "initial" not in args.cases:
@@ -180,6 +187,12 @@ def row_for(system: str, case: str, n: int, result: CaseResult, server: Optional
 
 
 def run_scenario(target: Target, args: argparse.Namespace, system: str, n: int) -> list[dict[str, Any]]:
+    if target.emulator is not None:
+        # Every scenario on a fresh install, so listmonk holds the scenario's contacts and --others only: the
+        # export snapshot's cost depends on how many subscribers listmonk holds.
+        target.emulator.reset()
+        if args.others:
+            target.emulator.seed(args.others, email_prefix="other", domain="others.bench.example.com")
     list_id, domain = fresh_list_and_domain(target, system, n)
     sent = records_sent(system, n, args.naive_max)
     rows = []
