@@ -92,7 +92,7 @@ class CaseSpec:
     token: str
     list_id: int
     domain: str
-    batch_size: int = 5000
+    batch_size: int = 10000
     concurrency: int = 4
     lookup_keys: int = 150
     bulk_import: bool = True

@@ -81,7 +81,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--naive-max", type=int, default=1000,
                         help="records the naive connector really sends per case; figures are extrapolated to N")
     parser.add_argument("--naive-concurrency", type=int, default=4, help="parallel calls of the naive connector")
-    parser.add_argument("--batch-size", type=int, default=5000, help="connector advanced.batch_size (<=20000)")
+    parser.add_argument("--batch-size", type=int, default=10000, help="connector advanced.batch_size (<=20000)")
     parser.add_argument("--concurrency", type=int, default=4, help="connector advanced.concurrency")
     parser.add_argument("--snapshot", action="store_true",
                         help="also run the connector with advanced.snapshot_lookup=always, as system 'connector+snapshot'")
