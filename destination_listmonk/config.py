@@ -222,10 +222,10 @@ class Advanced(BaseModel):
         "auto", title="Read listmonk's export instead of looking every record up",
         description=(
             "Streams listmonk's subscriber export into memory (16 bytes a subscriber) so records that are certainly "
-            "new or certainly unchanged need no lookup call; the rest are looked up as usual. `auto` switches to it "
-            "once a sync has covered a tenth of listmonk's subscribers (up to 2,000,000 of them), where reading the "
-            "export costs less than the lookups it saves; small syncs never pay for it. Applies when matching on "
-            "email."
+            "new or certainly unchanged need no lookup call; the rest are looked up as usual. `auto` starts reading it "
+            "in the background once a sync has covered a 22nd of listmonk's subscribers (up to 2,000,000 of them) "
+            "and switches to it once in, at an 11th at the latest, where reading the export costs what the lookups "
+            "it saves would; small syncs never pay for it. Applies when matching on email."
         ),
         json_schema_extra={"order": 4},
     )

@@ -25,8 +25,8 @@ from listmonk_client.client import ListmonkClient
 
 _FILTER_BITS = 1 << 27  # 16 MB: about 0.02% false positives at 1,000,000 written subscribers
 # listmonk v6.2 exports about 111,000 rows/s and answers about 10,000 looked-up emails/s: reading the export of
-# N subscribers costs about what looking up N/10 records does.
-EXPORT_COST_IN_LOOKUPS = 10
+# N subscribers costs about what looking up N/11 records does.
+EXPORT_COST_IN_LOOKUPS = 11
 # The picture of this many subscribers stays near 100 MB; beyond it the sync keeps looking records up.
 AUTO_MAX_SUBSCRIBERS = 2_000_000
 

@@ -152,8 +152,8 @@ class CountingHeld:
         return self.held
 
 
-def test_auto_snapshot_starts_at_a_twentieth_of_listmonk_is_waited_for_at_a_tenth_and_counts_once() -> None:
-    policy, count = SnapshotPolicy("auto", min_records=5000), CountingHeld(120_000)
+def test_auto_snapshot_starts_at_a_22nd_of_listmonk_is_waited_for_at_an_11th_and_counts_once() -> None:
+    policy, count = SnapshotPolicy("auto", min_records=5000), CountingHeld(132_000)
     assert not policy.start_due(4999, count) and not policy.wait_due(4999, count)
     assert count.calls == 0  # a small sync never even asks
     assert [policy.start_due(seen, count) for seen in (5000, 5999, 6000)] == [False, False, True]
