@@ -69,16 +69,19 @@ class WrittenFilter:
         self._bits = bytearray(_FILTER_BITS // 8)
         self._empty = True  # the common case of a sync that writes nothing skips the bit tests
 
+    @staticmethod
+    def _positions(email_hash: int) -> tuple[int, int]:
+        return email_hash % _FILTER_BITS, (email_hash >> 32) % _FILTER_BITS
+
     def add(self, email: str) -> None:
-        email_hash = _hash64(email)
-        for bit in (email_hash % _FILTER_BITS, (email_hash >> 32) % _FILTER_BITS):
+        for bit in self._positions(_hash64(email)):
             self._bits[bit >> 3] |= 1 << (bit & 7)
         self._empty = False
 
     def holds(self, email_hash: int) -> bool:
         if self._empty:
             return False
-        first, second = email_hash % _FILTER_BITS, (email_hash >> 32) % _FILTER_BITS
+        first, second = self._positions(email_hash)
         return bool(self._bits[first >> 3] & (1 << (first & 7)) and self._bits[second >> 3] & (1 << (second & 7)))
 
 
@@ -210,6 +213,7 @@ class SnapshotLoader:
 
     def __init__(self, client: ListmonkClient, compare_name: bool, compare_status: bool) -> None:
         self.written = WrittenFilter()
+        self.started = time.monotonic()
         self._cancelled = threading.Event()
         self._snapshot: Optional[Snapshot] = None
         self._error: Optional[BaseException] = None

@@ -56,7 +56,7 @@ class SubscriberSync:
         self._client = client
         self._snapshot: Optional[Snapshot] = None
         self._loader: Optional[SnapshotLoader] = None
-        self._loader_started = (0.0, 0)
+        self._loader_started_after = 0  # records seen when the export started
         self._snapshot_policy = SnapshotPolicy(
             config.advanced.snapshot_lookup if config.match_key == "email" else "never", config.advanced.batch_size
         )
@@ -92,11 +92,7 @@ class SubscriberSync:
                 # once it has finished (at the latest when the next batch is planned), so that the next batch is
                 # read and looked up meanwhile.
                 self._held_states.append(message)
-                if not self._writer.busy():
-                    self._settle()
-                    self._enforce_rejection_policy()
-                yield from self._audit.drain()
-                yield from self._pass_ready_states()
+                yield from self._flush(settle=not self._writer.busy())
         yield from self._flush(settle=True)
         self._audit.finish()
         yield from self._audit.drain()
@@ -198,7 +194,7 @@ class SubscriberSync:
             compare_name = bool(self._config.mapping.name_field or self._config.mapping.name_template)
             compare_status = self._config.mapping.status_field is not None
             self._loader = SnapshotLoader(self._client, compare_name, compare_status)
-            self._loader_started = (time.monotonic(), seen)
+            self._loader_started_after = seen
             # The import still running may change its subscribers after the export has read them.
             for email in self._writer.in_flight()[1]:
                 self._loader.written.add(email)
@@ -212,9 +208,9 @@ class SubscriberSync:
             self._snapshot_policy.give_up()
             self._audit.info("export snapshot unusable, every record is looked up", reason=str(error))
             return
-        started, started_after = self._loader_started
-        self._audit.info("export snapshot loaded", subscribers=len(self._snapshot), started_after_records=started_after,
-                         after_records=seen, seconds=round(time.monotonic() - started, 3))
+        self._audit.info("export snapshot loaded", subscribers=len(self._snapshot),
+                         started_after_records=self._loader_started_after, after_records=seen,
+                         seconds=round(time.monotonic() - loader.started, 3))
 
     def _written(self) -> Optional[WrittenFilter]:
         """Where to note what this sync writes: the snapshot's filter, from the moment its export starts."""
