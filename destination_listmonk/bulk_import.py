@@ -1,10 +1,14 @@
-"""Creates many new subscribers through listmonk's CSV importer instead of one POST each.
+"""Sends batches of planned writes through listmonk's CSV importer instead of one call each.
 
-Only planned `CreateSubscriber` operations are sent, unchanged: the importer is a transport, not a decision.
-It is used only where an import is equivalent to the POST it replaces: subscribe mode on the planned lists with
-the planned subscription status, no subscriber status (imports create `enabled`), no follow-up changes, and all
-overwrite flags off, so a row that turns out to exist already keeps its name, attributes and every subscription
-status (doc §11)."""
+Only planned operations are sent, unchanged: the importer is a transport, not a decision. Two kinds qualify,
+each where an import is equivalent to the calls it replaces (doc §11):
+- `CreateSubscriber`: subscribe mode on the planned lists with the planned subscription status, no subscriber
+  status (imports create `enabled`), no follow-up changes, and all overwrite flags off, so a row that turns out
+  to exist already keeps its name, attributes and every subscription status;
+- `RewriteProfile`: subscribe mode with only `overwrite_userinfo`, naming a list every row is already on, so
+  name and attributes are replaced and no status moves (`unsubscribed` for a subscription the row would create,
+  which only a removal since the lookup leaves to create).
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,14 @@ import json
 import re
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, cast
+from typing import Any, Optional, Sequence, Union
 
 import orjson
 
-from destination_listmonk.operations import CreateSubscriber, Plan
+from destination_listmonk.operations import CreateSubscriber, Plan, RewriteProfile
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError, RequestRejected
 
@@ -34,6 +38,8 @@ BUSY_WAIT_SECONDS = 600.0
 
 def eligible(plan: Plan) -> bool:
     op = plan.ops[0] if len(plan.ops) == 1 else None
+    if isinstance(op, RewriteProfile):
+        return bool(op.list_ids)
     return (
         isinstance(op, CreateSubscriber)
         and bool(op.list_ids)
@@ -49,8 +55,31 @@ def _json_text(attribs: Mapping[str, Any]) -> str:
         return json.dumps(dict(attribs))
 
 
-def _create_op(plan: Plan) -> CreateSubscriber:
-    return cast(CreateSubscriber, plan.ops[0])
+def _row_op(plan: Plan) -> Union[CreateSubscriber, RewriteProfile]:
+    op = plan.ops[0]
+    assert isinstance(op, (CreateSubscriber, RewriteProfile))
+    return op
+
+
+_GroupKey = tuple[str, tuple[int, ...], bool]  # kind, lists, preconfirm
+
+
+def _groups(plans: Sequence[Plan]) -> dict[_GroupKey, list[Plan]]:
+    """Eligible plans by the import that can carry them. A profile rewrite goes with the list most of the batch's
+    rewrites are on (the lowest id on a tie), so that a few imports carry them all."""
+    groups: dict[_GroupKey, list[Plan]] = defaultdict(list)
+    rewrites = [p for p in plans if eligible(p) and isinstance(p.ops[0], RewriteProfile)]
+    on_list = Counter(list_id for p in rewrites for list_id in _row_op(p).list_ids)
+    for plan in plans:
+        if not eligible(plan):
+            continue
+        op = _row_op(plan)
+        if isinstance(op, CreateSubscriber):
+            groups[("create", op.list_ids, op.preconfirm)].append(plan)
+        else:
+            list_id = max(op.list_ids, key=lambda i: (on_list[i], -i))
+            groups[("rewrite", (list_id,), False)].append(plan)
+    return groups
 
 
 @dataclass
@@ -69,21 +98,16 @@ class BulkImporter:
         self._client = client
         self._pending: Optional[_PendingImport] = None
 
-    def create(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
+    def submit(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
         """Starts imports for the eligible plans; returns the positions handed to the importer and the rows
         listmonk skipped in the imports that already finished."""
-        groups: dict[tuple[tuple[int, ...], bool], list[Plan]] = defaultdict(list)
-        for plan in plans:
-            if eligible(plan):
-                op = _create_op(plan)
-                groups[(op.list_ids, op.preconfirm)].append(plan)
         handled: set[int] = set()
         rejected: list[tuple[Plan, str]] = []
-        for (list_ids, preconfirm), members in groups.items():
+        for (kind, list_ids, preconfirm), members in _groups(plans).items():
             if len(members) < MIN_ROWS:
                 continue
             rejected.extend(self.settle())
-            self._pending = self._start_import(members, list_ids, preconfirm)
+            self._pending = self._start_import(members, kind, list_ids, preconfirm)
             handled.update(p.position for p in members)
         return handled, rejected
 
@@ -95,7 +119,7 @@ class BulkImporter:
         if self._pending is None:
             return frozenset(), frozenset()
         members = self._pending.members
-        return frozenset(p.key for p in members), frozenset(_create_op(p).email for p in members)
+        return frozenset(p.key for p in members), frozenset(_row_op(p).email for p in members)
 
     def settle(self) -> list[tuple[Plan, str]]:
         """Waits for the running import, if any; returns the rows listmonk skipped."""
@@ -120,20 +144,21 @@ class BulkImporter:
             )
         return skipped
 
-    def _start_import(self, members: list[Plan], list_ids: tuple[int, ...], preconfirm: bool) -> _PendingImport:
+    def _start_import(self, members: list[Plan], kind: str, list_ids: tuple[int, ...], preconfirm: bool) -> _PendingImport:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["email", "name", "attributes"])
         for plan in members:
-            op = _create_op(plan)
+            op = _row_op(plan)
             writer.writerow([op.email, op.name or "", _json_text(op.attribs)])
+        rewrite = kind == "rewrite"
         params = {
             "mode": "subscribe",
             "delim": ",",
             "lists": list(list_ids),
-            "subscription_status": "confirmed" if preconfirm else "unconfirmed",
+            "subscription_status": "unsubscribed" if rewrite else ("confirmed" if preconfirm else "unconfirmed"),
             "overwrite": False,
-            "overwrite_userinfo": False,
+            "overwrite_userinfo": rewrite,
             "overwrite_subscription_status": False,
         }
         file_name = f"airbyte-{uuid.uuid4().hex[:12]}.csv"

@@ -210,11 +210,14 @@ class Advanced(BaseModel):
         json_schema_extra={"order": 1},
     )
     bulk_import: bool = Field(
-        True, title="Create new subscribers through listmonk's importer",
+        True, title="Write in bulk through listmonk's importer",
         description=(
             "Batches of new subscribers headed for target lists are created with one CSV import (all overwrite "
-            "flags off) instead of one call each: much faster initial loads. Needs the `subscribers:import` "
-            "permission; listmonk runs one import at a time, so the sync waits for anyone else's."
+            "flags off) instead of one call each: much faster initial loads. On listmonk v6.1+, batches of profile "
+            "updates (name and attributes) of subscribers already on a list go by one import too, with only "
+            "`overwrite_userinfo`, so no status or subscription status moves; not where a name, attribute or list "
+            "is protected. Needs the `subscribers:import` permission; listmonk runs one import at a time, so the "
+            "sync waits for anyone else's."
         ),
         json_schema_extra={"order": 2},
     )

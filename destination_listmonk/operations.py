@@ -46,6 +46,20 @@ class ReplaceSubscriber:
 
 
 @dataclass(frozen=True)
+class RewriteProfile:
+    """A name and attribute change that reaches the same end by either of two routes: `write` (the PATCH or PUT
+    the change needs), or a row of a subscribe-mode import with `overwrite_userinfo` (listmonk >= 6.1) that names
+    one of `list_ids`, lists the subscriber is already on. The row's `name` and complete `attribs` replace what
+    listmonk holds; its status and every subscription status stay (overwrite_subscription_status off)."""
+
+    write: Union[PatchSubscriber, ReplaceSubscriber]
+    email: str
+    name: str
+    attribs: Mapping[str, Any]
+    list_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class BlocklistSubscriber:
     """`PUT /api/subscribers/blocklist`: blocklists and unsubscribes every subscription."""
 
@@ -57,7 +71,10 @@ class DeleteSubscriber:
     subscriber_id: int
 
 
-Operation = Union[CreateSubscriber, PatchSubscriber, ReplaceSubscriber, ChangeSubscriptions, BlocklistSubscriber, DeleteSubscriber]
+Operation = Union[
+    CreateSubscriber, PatchSubscriber, ReplaceSubscriber, RewriteProfile, ChangeSubscriptions, BlocklistSubscriber,
+    DeleteSubscriber,
+]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from destination_listmonk.operations import (
     PatchSubscriber,
     Plan,
     ReplaceSubscriber,
+    RewriteProfile,
     SkippedChange,
 )
 from listmonk_client.models import SubscriberState
@@ -225,12 +226,40 @@ def _plan_update(desired: Desired, current: SubscriberState, rules: Rules) -> Pl
         else:
             fields["status"] = desired.status
     ops: list[Operation] = []
+    subscription_changes = _subscription_changes(desired, current, rules, recorder)
     if fields or removed:
-        ops.append(_profile_write(current, fields, target, removed, rules))
-    ops.extend(_subscription_changes(desired, current, rules, recorder))
+        write = _profile_write(current, fields, target, removed, rules)
+        name = fields.get("name", current.name)
+        alone = not subscription_changes and not blocklist
+        ops.append(RewriteProfile(write, current.email, name, target, tuple(s.id for s in current.lists))
+                   if alone and _importable(fields, current, name, rules) else write)
+    ops.extend(subscription_changes)
     if blocklist:
         ops.append(BlocklistSubscriber(current.id))
     return Plan(desired.position, desired.key, "update" if ops else "unchanged", tuple(ops), tuple(recorder.changes))
+
+
+_IMPORT_REWRITES = frozenset({"name", "attribs", "lists"})
+
+
+def _importable(fields: Mapping[str, Any], current: SubscriberState, name: str, rules: Rules) -> bool:
+    """Whether an import row may carry this profile change instead of the PATCH or PUT (see RewriteProfile).
+    The row rewrites the name and every attribute with what the lookup read; a subscriber removed from the list
+    it names since the lookup gets an unsubscribed subscription to it, and one deleted since is created again.
+    So never where the name, an attribute or lists are protected, never where the strategy may not create."""
+    return (
+        rules.supports_patch  # listmonk >= 6.1, whose importer can overwrite profiles without subscription statuses
+        and set(fields) <= {"name", "attribs"}
+        and Capability.CREATE in rules.capabilities
+        and not any(rules.is_protected(f) for f in _IMPORT_REWRITES)
+        and not rules.protected_attrib_paths
+        and bool(current.lists)
+        # The importer lower-cases and trims emails and trims names (a blank one it derives from the email):
+        # anything it would alter goes by PATCH, where it stays as it is.
+        and current.email == current.email.strip().lower()
+        and bool(name)
+        and name == name.strip()
+    )
 
 
 def _profile_write(

@@ -1,5 +1,6 @@
-"""Sends the operations of a batch's plans to listmonk: per-subscriber calls in parallel, subscription and
-blocklist changes grouped into one call each. It sends nothing a plan does not contain."""
+"""Sends the operations of a batch's plans to listmonk: new subscribers and profile rewrites by the batchful through
+the importer where it carries them, other per-subscriber calls in parallel, subscription and blocklist changes
+grouped into one call each. It sends nothing a plan does not contain."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from destination_listmonk.operations import (
     PatchSubscriber,
     Plan,
     ReplaceSubscriber,
+    RewriteProfile,
 )
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import Conflict, RequestRejected
@@ -30,6 +32,7 @@ class WriteResult:
 
 
 _GroupKey = tuple[str, tuple[int, ...], Optional[str]]
+_PROFILE_WRITES = (PatchSubscriber, ReplaceSubscriber, RewriteProfile)
 
 
 class Writer:
@@ -64,6 +67,8 @@ class Writer:
 
         def profile(plan: Plan) -> None:
             for op in plan.ops:
+                if isinstance(op, RewriteProfile):  # not carried by an import
+                    op = op.write
                 try:
                     if isinstance(op, PatchSubscriber):
                         self._client.patch_subscriber(op.subscriber_id, op.fields)
@@ -74,14 +79,14 @@ class Writer:
                     failed.add(plan.position)
                     return
 
-        creates = [p for p in plans if p.ops and isinstance(p.ops[0], CreateSubscriber)]
+        imported: set[int] = set()
         if self._bulk is not None:
-            imported, skipped_rows = self._bulk.create(creates)
+            imported, skipped_rows = self._bulk.submit(plans)
             result.rejected.extend(skipped_rows)
             failed.update(plan.position for plan, _ in skipped_rows)
-            creates = [p for p in creates if p.position not in imported]
-        self._parallel(create, creates)
-        self._parallel(profile, [p for p in plans if any(isinstance(o, (PatchSubscriber, ReplaceSubscriber)) for o in p.ops)])
+        rest = [p for p in plans if p.position not in imported]
+        self._parallel(create, [p for p in rest if p.ops and isinstance(p.ops[0], CreateSubscriber)])
+        self._parallel(profile, [p for p in rest if any(isinstance(o, _PROFILE_WRITES) for o in p.ops)])
 
         survivors = [p for p in plans if p.position not in failed]
         self._change_subscriptions(survivors, created, result, failed)

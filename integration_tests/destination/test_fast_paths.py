@@ -174,3 +174,54 @@ def test_given_an_integer_beyond_64_bits_when_bulk_importing_then_every_new_subs
     held = subscribers_of(client, domain)
     assert run.summary["created"] == len(held) == 60
     assert held[f"f8@{domain}"].attribs["score"] == 8 and float(held[f"f7@{domain}"].attribs["score"]) == 2.0**70
+
+
+def test_given_profile_changes_by_the_batchful_then_an_import_rewrites_them_and_no_status_or_subscription_moves(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news, other = client.create_list(f"news-{domain}"), client.create_list(f"other-{domain}")
+    people = contacts(domain, 120)
+    settings = config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed",
+                      advanced={"batch_size": 500})
+    assert write(settings, with_states(people, every=500)).summary["created"] == 120
+    held = subscribers_of(client, domain)
+    ids = {i: held[f"f{i}@{domain}"].id for i in range(120)}
+    # Consent and status recorded in listmonk since, which a profile sync must leave as they are.
+    client.change_subscriptions([ids[1]], "unsubscribe", [news.id])
+    client.blocklist_subscribers([ids[2]])
+    client.patch_subscriber(ids[3], {"status": "disabled"})
+    client.change_subscriptions([ids[4]], "add", [other.id])
+    client.patch_subscriber(ids[5], {"attribs": {"listmonk_only": 1}})
+    before = subscribers_of(client, domain)
+
+    changed = [{**person, "name": f"{person['name']} B", "plan": "pro"} for person in people]
+    emulator.reset_stats()
+    run = write(settings, with_states(changed, every=500))
+    routes = emulator.stats()["by_route"]
+    assert run.summary["updated"] == 120
+    assert routes.get("POST /api/import/subscribers") == 1 and not any(r.startswith("PATCH") for r in routes)
+    after = subscribers_of(client, domain)
+    assert {e: (s.name, s.attribs) for e, s in after.items()} == {
+        f"f{i}@{domain}": (f"Fast {i} B", {"plan": "pro", **({"listmonk_only": 1} if i == 5 else {})})
+        for i in range(120)
+    }
+    assert {e: (s.status, subscriptions(s)) for e, s in after.items()} == {
+        e: (s.status, subscriptions(s)) for e, s in before.items()
+    }
+    assert subscriptions(after[f"f1@{domain}"]) == {news.id: "unsubscribed"}
+    assert after[f"f2@{domain}"].status == "blocklisted" and after[f"f3@{domain}"].status == "disabled"
+    assert write(settings, with_states(changed, every=500)).summary["unchanged"] == 120
+
+
+def test_given_a_protected_attribute_then_profile_changes_go_by_patch_and_it_survives(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    people = contacts(domain, 60)
+    settings = config(listmonk, target_lists=[str(news.id)], protected_fields=["attribs.vip"])
+    write(settings, with_states(people, every=500))
+    emulator.reset_stats()
+    run = write(settings, with_states([{**p, "plan": "pro", "vip": True} for p in people], every=500))
+    routes = emulator.stats()["by_route"]
+    assert run.summary["updated"] == 60 and "POST /api/import/subscribers" not in routes
+    assert {s.attribs.get("vip", "absent") for s in subscribers_of(client, domain).values()} == {"absent"}

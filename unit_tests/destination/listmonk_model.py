@@ -15,6 +15,7 @@ from destination_listmonk.operations import (
     PatchSubscriber,
     Plan,
     ReplaceSubscriber,
+    RewriteProfile,
 )
 from listmonk_client.models import Subscriber, Subscription
 
@@ -25,9 +26,13 @@ def _sub(list_id: int, status: str) -> Subscription:
     return Subscription(id=list_id, subscription_status=status)
 
 
-def apply(plan: Plan, current: Optional[Subscriber]) -> Optional[Subscriber]:
+def apply(plan: Plan, current: Optional[Subscriber], route: str = "write") -> Optional[Subscriber]:
+    """`route` says how a RewriteProfile travels: "write" (its PATCH or PUT) or "import" (a CSV import row)."""
     state = current.model_copy(deep=True) if current else None
     for op in plan.ops:
+        if isinstance(op, RewriteProfile):
+            state = _import_rewrite(op, state) if route == "import" else _apply(op.write, state)
+            continue
         state = _apply(op, state)
         if isinstance(op, CreateSubscriber):
             for followup in op.followups:
@@ -101,6 +106,19 @@ def _apply(op: Operation, state: Optional[Subscriber]) -> Optional[Subscriber]:
     if isinstance(op, DeleteSubscriber):
         return None
     raise AssertionError(f"unknown operation {op!r}")
+
+
+def _import_rewrite(op: RewriteProfile, state: Optional[Subscriber]) -> Subscriber:
+    """listmonk's `upsert-subscriber` for a row of a subscribe-mode import with only `overwrite_userinfo` and
+    subscription status `unsubscribed`, naming the first of op.list_ids (doc §11): name and attribs replaced
+    whole, every status kept, the named list added as unsubscribed if the subscriber is not on it."""
+    if state is None or state.email != op.email.strip().lower():
+        raise AssertionError(f"{op} would create a subscriber")
+    state.name = op.name.strip() or op.email.split("@")[0]
+    state.attribs = copy.deepcopy(dict(op.attribs))
+    if op.list_ids[0] not in {s.id for s in state.lists}:
+        state.lists.append(_sub(op.list_ids[0], "unsubscribed"))
+    return state
 
 
 def subscriptions(subscriber: Optional[Subscriber]) -> dict[int, str]:

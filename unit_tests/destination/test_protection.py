@@ -16,6 +16,7 @@ from destination_listmonk.operations import (
     CreateSubscriber,
     PatchSubscriber,
     ReplaceSubscriber,
+    RewriteProfile,
 )
 from destination_listmonk.protection import Rules, plan
 from listmonk_client.models import Subscriber, Subscription
@@ -226,6 +227,45 @@ def test_given_unchanged_record_then_no_write() -> None:
     assert (result.outcome, result.ops) == ("unchanged", ())
 
 
+# --- profile rewrites the importer may carry ----------------------------------------------------
+
+def test_given_a_profile_change_of_a_subscriber_on_lists_then_the_import_may_carry_the_whole_profile() -> None:
+    current = subscriber(lists={3: "unsubscribed", 4: "confirmed"}, attribs={"plan": "free", "kept": 1})
+    result = plan(desired(name="Ann B", attribs={"plan": "pro"}), current, rules())
+    (op,) = result.ops
+    assert isinstance(op, RewriteProfile)
+    assert (op.email, op.name, op.attribs, op.list_ids) == ("ann@example.com", "Ann B", {"plan": "pro", "kept": 1}, (3, 4))
+    assert op.write == PatchSubscriber(7, {"name": "Ann B", "attribs": {"plan": "pro"}})
+    assert subscriptions(apply(result, current, "import")) == {3: "unsubscribed", 4: "confirmed"}
+
+
+@pytest.mark.parametrize(
+    "why, current, rule, name",
+    [
+        ("name protected", subscriber(lists={3: "confirmed"}), rules(protected=frozenset({"name"})), "Ann B"),
+        ("an attribute protected", subscriber(lists={3: "confirmed"}), rules(protected=frozenset({"attribs.vip"})), "Ann B"),
+        ("attributes protected", subscriber(lists={3: "confirmed"}), rules(protected=frozenset({"attribs"})), "Ann B"),
+        ("lists protected", subscriber(lists={3: "confirmed"}), rules(protected=frozenset({"lists"})), "Ann B"),
+        ("strategy may not create", subscriber(lists={3: "confirmed"}), rules("update_only"), "Ann B"),
+        ("listmonk before 6.1", subscriber(lists={3: "confirmed"}), rules(supports_patch=False), "Ann B"),
+        ("on no list", subscriber(lists={}), rules(), "Ann B"),
+        ("email the importer would lower-case", subscriber(lists={3: "confirmed"}, email="Ann@Example.com"), rules(), "Ann B"),
+        ("kept name the importer would trim", subscriber(lists={3: "confirmed"}, name=" Ann "), rules(), None),
+    ],
+)
+def test_given_a_profile_change_the_import_could_alter_then_it_goes_by_patch_or_put(
+    why: str, current: Subscriber, rule: Rules, name: Optional[str]
+) -> None:
+    result = plan(desired(email=current.email.lower(), name=name, attribs={"plan": "pro"}), current, rule)
+    assert result.ops and not any(isinstance(op, RewriteProfile) for op in result.ops), why
+
+
+def test_given_a_profile_change_with_a_subscription_change_then_no_import_row() -> None:
+    current = subscriber(lists={3: "confirmed"})
+    result = plan(desired(name="Ann B", lists=(ListIntent(4, None),)), current, rules("full_sync"))
+    assert isinstance(result.ops[0], PatchSubscriber) and isinstance(result.ops[1], ChangeSubscriptions)
+
+
 # --- properties: whatever the input, no protected field changes, consent never weakens --------------
 
 KEYS = st.sampled_from(["plan", "vip", "crm_id", "billing"])
@@ -274,13 +314,15 @@ ruleses = st.builds(
 )
 
 PROPERTY_SETTINGS = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# How a profile rewrite travels: its PATCH or PUT, or a row of a bulk import.
+ROUTES = st.sampled_from(["write", "import"])
 
 
 @PROPERTY_SETTINGS
-@given(currents, desireds, ruleses)
-def test_property_protected_fields_never_change(current: Optional[Subscriber], want: Desired, rule: Rules) -> None:
+@given(currents, desireds, ruleses, ROUTES)
+def test_property_protected_fields_never_change(current: Optional[Subscriber], want: Desired, rule: Rules, route: str) -> None:
     result = plan(want, current, rule)
-    after = apply(result, current)
+    after = apply(result, current, route)
     if current is None or after is None:
         return
     if rule.is_protected("email"):
@@ -298,11 +340,13 @@ def test_property_protected_fields_never_change(current: Optional[Subscriber], w
 
 
 @PROPERTY_SETTINGS
-@given(currents, desireds, ruleses)
-def test_property_consent_never_weakens_under_the_floor(current: Optional[Subscriber], want: Desired, rule: Rules) -> None:
+@given(currents, desireds, ruleses, ROUTES)
+def test_property_consent_never_weakens_under_the_floor(
+    current: Optional[Subscriber], want: Desired, rule: Rules, route: str
+) -> None:
     if not rule.consent_floor or current is None:
         return
-    after = apply(plan(want, current, rule), current)
+    after = apply(plan(want, current, rule), current, route)
     if current.status == "blocklisted":
         assert after is not None and after.status == "blocklisted"
         assert all(s == "unsubscribed" or subscriptions(current).get(i) == s for i, s in subscriptions(after).items())
@@ -313,15 +357,15 @@ def test_property_consent_never_weakens_under_the_floor(current: Optional[Subscr
 
 
 @PROPERTY_SETTINGS
-@given(currents, desireds, ruleses)
-def test_property_strategy_limits_hold(current: Optional[Subscriber], want: Desired, rule: Rules) -> None:
+@given(currents, desireds, ruleses, ROUTES)
+def test_property_strategy_limits_hold(current: Optional[Subscriber], want: Desired, rule: Rules, route: str) -> None:
     result = plan(want, current, rule)
     if want.deleted:
         return
     if current is None and Capability.CREATE not in rule.capabilities:
         assert result.ops == ()
     if current is not None:
-        after = apply(result, current)
+        after = apply(result, current, route)
         if Capability.UPDATE not in rule.capabilities:
             assert result.ops == ()
         if Capability.STATUS not in rule.capabilities:
@@ -341,3 +385,61 @@ def test_property_second_identical_sync_writes_nothing(current: Optional[Subscri
         return
     second = plan(want, after, rule)
     assert second.ops == (), f"second sync would write {second.ops}"
+
+
+# Existing subscribers on lists, records that change their profile: where profile rewrites happen.
+on_lists = st.builds(
+    lambda status, lists, attribs, name: subscriber(status=status, lists=lists, attribs=attribs, name=name),
+    STATUS, st.dictionaries(LIST_IDS, SUB_STATUS, min_size=1, max_size=3), ATTRIBS, st.sampled_from(["Ann", "Bea"]),
+)
+profile_changes = st.builds(
+    lambda email, name, attribs, status: desired(email=email, name=name, attribs=attribs, status=status),
+    st.sampled_from(["ann@example.com", "ann@example.com", "ann.b@example.com"]),
+    st.one_of(st.none(), st.sampled_from(["Ann", "Bea", "Cy"])),
+    st.one_of(st.none(), ATTRIBS),
+    st.one_of(st.none(), STATUS),
+)
+rewrite_rules = st.builds(
+    lambda mode, protected, merge, nulls, patch: rules(
+        mode, protected=frozenset(protected), attribute_merge=merge, null_values=nulls, supports_patch=patch,
+    ),
+    st.sampled_from(["profiles_only", "full_sync", "update_only"]),
+    st.sets(PROTECTABLE, max_size=2),
+    st.sampled_from(["deep_merge", "replace"]),
+    st.sampled_from(["skip", "clear"]),
+    st.sampled_from([True, True, False]),
+)
+
+
+@PROPERTY_SETTINGS
+@given(on_lists, profile_changes, rewrite_rules)
+def test_property_a_profile_rewrite_ends_the_same_by_import_as_by_patch_or_put(
+    current: Subscriber, want: Desired, rule: Rules
+) -> None:
+    result = plan(want, current, rule)
+    assert apply(result, current, "import") == apply(result, current, "write")
+
+
+@PROPERTY_SETTINGS
+@given(on_lists, profile_changes, rewrite_rules)
+def test_property_an_import_row_undoes_no_change_to_a_protected_field_made_since_the_lookup(
+    current: Subscriber, want: Desired, rule: Rules
+) -> None:
+    """The row carries what the lookup read: it may only go where nothing it rewrites is protected."""
+    result = plan(want, current, rule)
+    if not any(isinstance(op, RewriteProfile) for op in result.ops):
+        return
+    since = current.model_copy(deep=True)  # what listmonk holds when the import runs
+    since.name = "Edited"
+    since.attribs = {**since.attribs, "vip": "edited", "plan": "edited", "billing": {"tier": "edited"}}
+    since.lists = since.lists[1:]  # removed from a list (the one the import may name)
+    after = apply(result, since, "import")
+    assert after is not None
+    if rule.is_protected("name"):
+        assert after.name == since.name
+    if rule.is_protected("attribs"):
+        assert after.attribs == since.attribs
+    for path in rule.protected_attrib_paths:
+        assert attribs_at(after, path) == attribs_at(since, path)
+    if rule.is_protected("lists"):
+        assert subscriptions(after) == subscriptions(since)
