@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from destination_listmonk import paths
 from destination_listmonk.config import Capability, DestinationConfig
@@ -264,7 +264,7 @@ def _importable(fields: Mapping[str, Any], current: SubscriberState, name: str, 
 
 def _profile_write(
     current: SubscriberState, fields: dict[str, Any], target: dict[str, Any], removed: list[str], rules: Rules
-) -> Operation:
+) -> Union[PatchSubscriber, ReplaceSubscriber]:
     if rules.supports_patch and not removed:
         return PatchSubscriber(current.id, fields)
     # PUT replaces the whole record: send every current list (no preconfirm, so no subscription status

@@ -14,7 +14,8 @@ import time
 from array import array
 from bisect import bisect_left
 from enum import Enum
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Optional
 
 import orjson
@@ -53,11 +54,15 @@ def _hash64(value: str | bytes) -> int:
     return hash(value) & _MASK64
 
 
+_dumps, _SORT_KEYS = orjson.dumps, orjson.OPT_SORT_KEYS
+
+
 def fingerprint(name: Optional[str], attribs: Mapping[str, Any], status: Optional[str]) -> Optional[int]:
     """A hash of the compared fields in a canonical JSON form; None where there is none (e.g. a non-text key).
     orjson writes NaN as null, but NaN reaches no sync: the Airbyte protocol (read with orjson) cannot carry it."""
     try:
-        return _hash64(orjson.dumps([name, attribs, status], option=orjson.OPT_SORT_KEYS))
+        # _hash64 inlined, and orjson's names bound once: this runs for every record and every export row.
+        return hash(_dumps([name, attribs, status], option=_SORT_KEYS)) & _MASK64
     except (orjson.JSONEncodeError, TypeError):
         return None
 
@@ -112,16 +117,15 @@ class _Table:
         """Sorts every bucket; a key added twice keeps one entry, AMBIGUOUS."""
         self._size = 0
         for bucket, keys in enumerate(self._keys):
-            packed = sorted([(key << 64) | value for key, value in zip(keys, self._values[bucket])])
-            sorted_keys, values = array("Q"), array("Q")
-            for item in packed:
-                key = item >> 64
-                if sorted_keys and sorted_keys[-1] == key:
-                    values[-1] = self.AMBIGUOUS
-                    continue
-                sorted_keys.append(key)
-                values.append(item & _MASK64)
-            self._keys[bucket], self._values[bucket] = sorted_keys, values
+            # Through a dict, so that sorting and lining the values up run in C, not a Python step per entry.
+            held = dict(zip(keys, self._values[bucket]))
+            if len(held) < len(keys):
+                for key, times in Counter(keys).items():
+                    if times > 1:
+                        held[key] = self.AMBIGUOUS
+            sorted_keys = sorted(held)
+            self._keys[bucket] = array("Q", sorted_keys)
+            self._values[bucket] = array("Q", map(held.__getitem__, sorted_keys))
             self._size += len(sorted_keys)
 
     def get(self, key: int) -> Optional[int]:
@@ -135,37 +139,47 @@ class LoadCancelled(Exception):
     """The sync ended before a background export finished."""
 
 
+_YIELD_EVERY = 256  # rows of a background parse between GIL hand-overs: about a millisecond of parsing
+
+
 class Snapshot:
-    def __init__(self, rows: Iterable[tuple[str, int]], compare_name: bool, compare_status: bool,
+    def __init__(self, table: _Table, compare_name: bool, compare_status: bool,
                  written: Optional[WrittenFilter] = None) -> None:
-        """From (normalised email, profile fingerprint or AMBIGUOUS) pairs."""
-        self._table = _Table()
-        add = self._table.add
-        for email, profile in rows:
-            add(_hash64(email), profile)
-        self._table.freeze()
+        """From a frozen table of email hash to profile fingerprint (or AMBIGUOUS): see `from_export`."""
+        self._table = table
         self._compare_name = compare_name
         self._compare_status = compare_status
         self.written = written or WrittenFilter()
 
     @classmethod
     def from_export(cls, rows: Iterable[_Row], compare_name: bool, compare_status: bool,
-                    written: Optional[WrittenFilter] = None) -> "Snapshot":
-        """From rows of listmonk's CSV export as (email, name, attributes as JSON text, status)."""
-        def pairs() -> Iterable[tuple[str, int]]:
-            for email, name, attributes, status in rows:
-                if email is None:
-                    raise MalformedExport("the export has a row without an email")
-                try:
-                    attribs = orjson.loads(attributes) if attributes is not None else None
-                except orjson.JSONDecodeError:
-                    attribs = None
-                profile = fingerprint(
-                    name if compare_name else None, attribs, status if compare_status else None
-                ) if isinstance(attribs, dict) else None
-                yield email.strip().lower(), _Table.AMBIGUOUS if profile is None else profile  # always looked up
+                    written: Optional[WrittenFilter] = None,
+                    cancelled: Optional[threading.Event] = None) -> "Snapshot":
+        """From rows of listmonk's CSV export as (email, name, attributes as JSON text, status).
 
-        return cls(pairs(), compare_name, compare_status, written)
+        With `cancelled`, as a background parse: every few hundred rows it stops (LoadCancelled) if that is set,
+        and hands the GIL over, so the sync's lookup threads, back from the network, get it at once instead of
+        after Python's 5 ms switch interval each time. One loop does it all: a generator per step cost about a
+        tenth of a row's parse."""
+        table = _Table()
+        add = table.add
+        for count, (email, name, attributes, status) in enumerate(rows):
+            if cancelled is not None and count % _YIELD_EVERY == 0:
+                if cancelled.is_set():
+                    raise LoadCancelled()
+                time.sleep(0)
+            if email is None:
+                raise MalformedExport("the export has a row without an email")
+            try:
+                attribs = orjson.loads(attributes) if attributes is not None else None
+            except orjson.JSONDecodeError:
+                attribs = None
+            profile = fingerprint(
+                name if compare_name else None, attribs, status if compare_status else None
+            ) if isinstance(attribs, dict) else None
+            add(_hash64(email.strip().lower()), _Table.AMBIGUOUS if profile is None else profile)  # always looked up
+        table.freeze()
+        return cls(table, compare_name, compare_status, written)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -192,20 +206,6 @@ class Snapshot:
         return Verdict.UNCHANGED if wanted is not None and held == wanted else Verdict.LOOK_UP
 
 
-_YIELD_EVERY = 256  # rows: about a millisecond of parsing
-
-
-def _yielding(rows: Iterable[_Row], cancelled: threading.Event) -> Iterator[_Row]:
-    """Rows for a background parse that hands the GIL over every few hundred rows: the sync's lookup threads,
-    back from the network, then get it at once instead of after Python's 5 ms switch interval each time."""
-    for count, row in enumerate(rows):
-        if count % _YIELD_EVERY == 0:
-            if cancelled.is_set():
-                raise LoadCancelled()
-            time.sleep(0)
-        yield row
-
-
 class SnapshotLoader:
     """Reads the export in a background thread while the sync goes on looking records up. Its written filter
     exists from the start, so every email the sync writes while the export streams is looked up afterwards,
@@ -222,8 +222,8 @@ class SnapshotLoader:
             try:
                 rows = client.export_subscribers(("email", "name", "attributes", "status"))
                 try:
-                    self._snapshot = Snapshot.from_export(_yielding(rows, self._cancelled), compare_name, compare_status,
-                                                          self.written)
+                    self._snapshot = Snapshot.from_export(rows, compare_name, compare_status, self.written,
+                                                          self._cancelled)
                 finally:
                     rows.close()  # at once: the error kept for the sync would keep the stream open until collected
             except BaseException as error:  # handed to whoever asks for the result, on the sync's thread

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Literal, Optional, Sequence, Union
 
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.pacing import AdaptiveConcurrency
@@ -31,7 +31,7 @@ class WriteResult:
     conflicts: list[Plan] = field(default_factory=list)
 
 
-_GroupKey = tuple[str, tuple[int, ...], Optional[str]]
+_GroupKey = tuple[Literal["add", "unsubscribe"], tuple[int, ...], Optional[str]]
 _PROFILE_WRITES = (PatchSubscriber, ReplaceSubscriber, RewriteProfile)
 
 
@@ -149,12 +149,13 @@ class Writer:
     def _grouped_ids(
         self,
         plans: Sequence[Plan],
-        kind: type,
+        kind: type[Union[BlocklistSubscriber, DeleteSubscriber]],
         call: Callable[[list[int]], None],
         result: WriteResult,
         failed: set[int],
     ) -> None:
-        members = [(plan, op.subscriber_id) for plan in plans for op in plan.ops if isinstance(op, kind)]
+        members = [(plan, op.subscriber_id) for plan in plans for op in plan.ops
+                   if isinstance(op, (BlocklistSubscriber, DeleteSubscriber)) and isinstance(op, kind)]
         if not members:
             return
         try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import json as jsonlib
 import operator
 import threading
@@ -44,6 +46,29 @@ IMPORT_PATH = "/api/import/subscribers"
 EXPORT_COLUMNS = ("uuid", "email", "name", "attributes", "status", "created_at", "updated_at")
 # Ids per `DELETE /api/subscribers?id=...` call, to keep the URL short.
 _DELETE_CHUNK = 200
+# Bytes of the export read at a time (at most: a chunked answer comes in its chunks, about 4 KiB from listmonk).
+_EXPORT_BLOCK = 1 << 16
+
+
+def _export_line_blocks(response: requests.Response) -> Iterator[io.StringIO]:
+    """The export's text as blocks of whole lines, each a StringIO that yields its lines as a file opened with
+    newline="" does (split after LF, CR or CR LF, ends kept), which is what csv.reader wants; a quoted field may
+    go on into the next block. The lines are split in C: io.TextIOWrapper over urllib3's stream costs a Python
+    call (its `closed` property) per line. iter_content undoes any gzip, and turns urllib3's errors (a stream
+    broken off, a read timeout) into requests' own, which export_subscribers reports as ConnectionFailed."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending = ""
+    for chunk in response.iter_content(_EXPORT_BLOCK):
+        text = pending + decoder.decode(chunk)
+        # After the last \n, or else after a last \r that is not the final character: a \r at the end may be
+        # the first half of a \r\n, which must not be cut in two (csv would see an extra blank line).
+        cut = text.rfind("\n") + 1 or text.rfind("\r", 0, -1) + 1
+        pending = text[cut:]
+        if cut:
+            yield io.StringIO(text[:cut], newline="")
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield io.StringIO(pending, newline="")
 
 
 class ListmonkClient:
@@ -338,11 +363,7 @@ class ListmonkClient:
         path = "/api/subscribers/export"
         response = self._transport.send("GET", path, stream=True)
         try:
-            # Let urllib3 undo any gzip, and keep the stream readable to its end: by default
-            # urllib3 reports "closed" as soon as the last byte arrives, before the reader sees it.
-            response.raw.decode_content = True
-            response.raw.auto_close = False
-            rows = csv.reader(io.TextIOWrapper(response.raw, encoding="utf-8", newline=""))
+            rows = csv.reader(itertools.chain.from_iterable(_export_line_blocks(response)))
             header = next(rows, None)
             if header is None:
                 return  # listmonk sends nothing at all, not even the header, when it holds no one to export

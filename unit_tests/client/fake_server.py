@@ -27,9 +27,11 @@ class Reply:
     status: int = 200
     json: Any = None
     text: str | None = None
+    body: bytes | None = None  # sent as it is (e.g. gzipped), instead of text or json
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     reset: bool = False  # drop the connection with a TCP RST instead of answering
+    cut_after: int | None = None  # announce the whole body, send this many bytes of it, then drop the connection
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,9 @@ def _handler_for(fake: FakeListmonk) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 self.close_connection = True
                 return
-            if reply.text is not None:
+            if reply.body is not None:
+                payload, content_type = reply.body, "text/csv"
+            elif reply.text is not None:
                 payload, content_type = reply.text.encode(), "text/plain; charset=utf-8"
             else:
                 payload, content_type = json.dumps(reply.json).encode(), "application/json; charset=utf-8"
@@ -143,6 +147,12 @@ def _handler_for(fake: FakeListmonk) -> type[BaseHTTPRequestHandler]:
             for key, value in reply.headers.items():
                 self.send_header(key, value)
             self.end_headers()
+            if reply.cut_after is not None:
+                self.wfile.write(payload[: reply.cut_after])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any, Optional
 
 import pytest
@@ -17,8 +17,9 @@ from destination_listmonk.config import STRATEGY_CAPABILITIES
 from destination_listmonk.mapping import Desired
 from destination_listmonk.paths import drop_nulls
 from destination_listmonk.protection import Rules, plan
+from destination_listmonk import snapshot as snapshot_module
 from destination_listmonk.snapshot import (
-    AUTO_MAX_SUBSCRIBERS, LoadCancelled, MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict,
+    AUTO_MAX_SUBSCRIBERS, LoadCancelled, MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, _Table,
 )
 from listmonk_client.errors import ConnectionFailed
 from listmonk_client.models import Subscriber
@@ -213,3 +214,57 @@ def test_a_background_export_that_fails_hands_its_error_to_the_sync() -> None:
     loader = SnapshotLoader(FailingExport(), compare_name=True, compare_status=False)  # type: ignore[arg-type]
     with pytest.raises(ConnectionFailed, match="broke off"):
         loader.result()
+
+
+# Keys spread over few buckets (the top 10 bits pick one), many sharing one, some added more than once.
+TABLE_KEYS = st.builds(lambda bucket, low: (bucket << 54) | low, st.sampled_from([0, 1, 1023]), st.integers(0, 40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(TABLE_KEYS, st.integers(1, 2**64 - 1)), max_size=80), st.lists(TABLE_KEYS, max_size=10))
+def test_property_the_table_holds_each_key_with_its_value_and_a_key_added_twice_as_ambiguous(
+    entries: list[tuple[int, int]], asked: list[int]
+) -> None:
+    table = _Table()
+    for key, value in entries:
+        table.add(key, value)
+    table.freeze()
+    values: dict[int, list[int]] = {}
+    for key, value in entries:
+        values.setdefault(key, []).append(value)
+    assert len(table) == len(values)
+    for key in [key for key, _ in entries] + asked:
+        expected = None if key not in values else values[key][0] if len(values[key]) == 1 else _Table.AMBIGUOUS
+        assert table.get(key) == expected
+
+
+class CountedRows:
+    """Export rows that count how many were read, and can set an event on reading a given row."""
+
+    def __init__(self, count: int, cancel_at: Optional[int] = None, cancelled: Optional[threading.Event] = None) -> None:
+        self.read, self._count, self._cancel_at, self._cancelled = 0, count, cancel_at, cancelled
+
+    def __iter__(self) -> Iterator[tuple[str, str, str, str]]:
+        for i in range(self._count):
+            if i == self._cancel_at and self._cancelled is not None:
+                self._cancelled.set()
+            self.read += 1
+            yield f"p{i}@example.com", "P", "{}", "enabled"
+
+
+def test_a_background_parse_hands_the_gil_over_every_256_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(snapshot_module.time, "sleep", pauses.append)
+    snap = Snapshot.from_export(CountedRows(1000), compare_name=True, compare_status=False, cancelled=threading.Event())
+    assert len(snap) == 1000 and pauses == [0, 0, 0, 0]  # before rows 0, 256, 512 and 768
+    pauses.clear()
+    Snapshot.from_export(CountedRows(1000), compare_name=True, compare_status=False)
+    assert pauses == []  # a parse on the sync's own thread has no one to hand the GIL to
+
+
+def test_a_background_parse_stops_at_its_next_pause_once_cancelled() -> None:
+    cancelled = threading.Event()
+    rows = CountedRows(10_000, cancel_at=300, cancelled=cancelled)
+    with pytest.raises(LoadCancelled):
+        Snapshot.from_export(rows, compare_name=True, compare_status=False, cancelled=cancelled)
+    assert rows.read == 513  # the pause before row 512 saw it
