@@ -16,4 +16,4 @@ ENV AIRBYTE_ENTRYPOINT="destination-listmonk"
 ENTRYPOINT ["destination-listmonk"]
 
 LABEL io.airbyte.name=airbyte/destination-listmonk
-LABEL io.airbyte.version=0.3.0
+LABEL io.airbyte.version=0.4.0
