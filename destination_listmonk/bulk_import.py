@@ -68,12 +68,9 @@ def _groups(plans: Sequence[Plan]) -> dict[_GroupKey, list[Plan]]:
     """Eligible plans by the import that can carry them. A profile rewrite goes with the list most of the batch's
     rewrites are on (the lowest id on a tie), so that a few imports carry them all."""
     groups: dict[_GroupKey, list[Plan]] = defaultdict(list)
-    rewrites = [p for p in plans if eligible(p) and isinstance(p.ops[0], RewriteProfile)]
-    on_list = Counter(list_id for p in rewrites for list_id in _row_op(p).list_ids)
-    for plan in plans:
-        if not eligible(plan):
-            continue
-        op = _row_op(plan)
+    carried = [(plan, _row_op(plan)) for plan in plans if eligible(plan)]
+    on_list = Counter(list_id for _, op in carried if isinstance(op, RewriteProfile) for list_id in op.list_ids)
+    for plan, op in carried:
         if isinstance(op, CreateSubscriber):
             groups[("create", op.list_ids, op.preconfirm)].append(plan)
         else:

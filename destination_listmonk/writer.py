@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Optional, Sequence, Union
+from typing import Callable, Literal, Optional, Sequence, TypeVar
 
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.pacing import AdaptiveConcurrency
@@ -33,6 +33,7 @@ class WriteResult:
 
 _GroupKey = tuple[Literal["add", "unsubscribe"], tuple[int, ...], Optional[str]]
 _PROFILE_WRITES = (PatchSubscriber, ReplaceSubscriber, RewriteProfile)
+_ById = TypeVar("_ById", BlocklistSubscriber, DeleteSubscriber)  # the operations sent as lists of ids
 
 
 class Writer:
@@ -149,13 +150,12 @@ class Writer:
     def _grouped_ids(
         self,
         plans: Sequence[Plan],
-        kind: type[Union[BlocklistSubscriber, DeleteSubscriber]],
+        kind: type[_ById],
         call: Callable[[list[int]], None],
         result: WriteResult,
         failed: set[int],
     ) -> None:
-        members = [(plan, op.subscriber_id) for plan in plans for op in plan.ops
-                   if isinstance(op, (BlocklistSubscriber, DeleteSubscriber)) and isinstance(op, kind)]
+        members = [(plan, op.subscriber_id) for plan in plans for op in plan.ops if isinstance(op, kind)]
         if not members:
             return
         try:
