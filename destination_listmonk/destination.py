@@ -70,7 +70,7 @@ class DestinationListmonk(Destination):
         with make_client(parsed) as client:
             try:
                 server = client.server_info()
-                directory = ListDirectory(client.iter_lists())
+                directory = ListDirectory(client.all_lists())
             except (AuthFailed, PermissionDenied, ConnectionFailed) as error:
                 raise AirbyteTracedException(
                     message=f"Cannot use listmonk at {parsed.url}: {error}", failure_type=FailureType.config_error

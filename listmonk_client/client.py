@@ -212,11 +212,19 @@ class ListmonkClient:
 
     # -- lists ------------------------------------------------------------------------------
 
-    def iter_lists(self, per_page: int = 100) -> Iterator[MailingList]:
-        # Oldest first, so lists created while paging land on later pages instead of shifting earlier ones.
-        params = {"order_by": "created_at", "order": "asc"}
-        for row in self.iter_pages("/api/lists", params, per_page=per_page):
-            yield MailingList.model_validate(row)
+    def all_lists(self) -> list[MailingList]:
+        """Every list, in id order, from one request (see `list_rows`)."""
+        return [MailingList.model_validate(row) for row in self.list_rows()]
+
+    def list_rows(self, query: str = "") -> list[dict[str, Any]]:
+        """Every list (whose name contains `query`), as listmonk returns it, in id order, from one request.
+
+        listmonk cuts a page of lists before it sorts it (`query-lists`), in an order an update or an import
+        into a list changes, so paging could skip one list and repeat another. Lists are few: read them at once.
+        """
+        params = {"per_page": "all", **({"query": query} if query else {})}
+        rows = (self._data("GET", "/api/lists", params=params) or {}).get("results") or []
+        return sorted(rows, key=lambda row: int(row["id"]))
 
     def get_list(self, list_id: int) -> MailingList:
         return MailingList.model_validate(self._data("GET", f"/api/lists/{int(list_id)}"))
@@ -224,15 +232,14 @@ class ListmonkClient:
     def find_lists_by_name(self, name: str) -> list[MailingList]:
         """Every list whose name is exactly `name` (listmonk allows duplicate names)."""
         try:
-            hits = self.iter_pages("/api/lists", {"query": name}, per_page=100)
-            matches = [found for found in map(MailingList.model_validate, hits) if found.name == name]
+            matches = [found for found in map(MailingList.model_validate, self.list_rows(name)) if found.name == name]
         except RequestRejected:
             # Older listmonk searches names with to_tsquery, which rejects some punctuation.
             matches = []
         if matches:
             return matches
         # Full-text search can also miss exact names (stop words); a full scan settles it.
-        return [found for found in self.iter_lists() if found.name == name]
+        return [found for found in self.all_lists() if found.name == name]
 
     def create_list(
         self,
