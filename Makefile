@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+	$(BIN)/python scripts/suite_on_one_server.py
 
 emulator: $(STAMP)
 	$(BIN)/listmonk-emulator
