@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any, Iterable, Mapping, Optional
 
@@ -12,6 +13,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from connector_kit.settings import CHECK_RETRY, parse_settings
 from destination_listmonk.audit import Audit
 from destination_listmonk.config import DestinationConfig
+from destination_listmonk.input_messages import InputItem, lines_of, read_messages
 from destination_listmonk.lists import ListDirectory, ListResolutionError
 from destination_listmonk.mapping import RecordMapper
 from destination_listmonk.protection import Rules
@@ -60,11 +62,15 @@ class DestinationListmonk(Destination):
             return AirbyteConnectionStatus(status=Status.FAILED, message="\n".join(report.problems))
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
+    def _parse_input_stream(self, input_stream: io.TextIOWrapper) -> Iterable[InputItem]:  # type: ignore[override]
+        # Unlike the CDK's, keeps every line it cannot parse: the sync rejects it with its line number.
+        return read_messages(lines_of(input_stream))
+
     def write(
         self,
         config: Mapping[str, Any],
         configured_catalog: ConfiguredAirbyteCatalog,
-        input_messages: Iterable[AirbyteMessage],
+        input_messages: Iterable[InputItem],
     ) -> Iterable[AirbyteMessage]:
         parsed = parse_config(config)
         with make_client(parsed) as client:

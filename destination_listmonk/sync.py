@@ -12,6 +12,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from destination_listmonk.audit import Audit
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.config import Capability, DestinationConfig
+from destination_listmonk.input_messages import InputItem, UnreadableLine
 from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, RecordMapper, Rejected
 from destination_listmonk.operations import Plan
@@ -49,6 +50,9 @@ class SubscriberSync:
             for s in catalog.streams
             if s.destination_sync_mode == DestinationSyncMode.soft_delete
         }
+        self._namespaces_by_stream: dict[str, set[Optional[str]]] = {}
+        for configured in catalog.streams:
+            self._namespaces_by_stream.setdefault(configured.stream.name, set()).add(configured.stream.namespace)
         self._buffer: list[Union[Desired, Rejected]] = []
         self._held_states: list[AirbyteMessage] = []
         self._ready_states: list[AirbyteMessage] = []
@@ -68,24 +72,25 @@ class SubscriberSync:
             and not (Capability.LISTS in config.capabilities and config.target_lists)
         )
 
-    def run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    def run(self, messages: Iterable[InputItem]) -> Iterator[AirbyteMessage]:
         try:
             yield from self._run(messages)
         finally:
             if self._loader is not None:  # the sync ended (or failed) before it needed the export
                 self._loader.cancel()
 
-    def _run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    def _run(self, messages: Iterable[InputItem]) -> Iterator[AirbyteMessage]:
         for message in messages:
-            if message.type == Type.RECORD and message.record is not None:
+            if isinstance(message, UnreadableLine):
+                self._buffer.append(Rejected(self._next_position(), message.reason))
+            elif message.type == Type.RECORD and message.record is not None:
                 record = message.record
-                self._position += 1
-                self._audit.summary.records += 1
-                soft_delete = (record.namespace, record.stream) in self._soft_delete_streams
-                self._buffer.append(self._mapper.map(record.data, self._position, soft_delete))
-                if len(self._buffer) >= self._config.advanced.batch_size:
-                    # A bulk import may still run when this returns: the next batch is read meanwhile.
-                    yield from self._flush(settle=False)
+                position = self._next_position()
+                if self._configured(record.namespace, record.stream):
+                    soft_delete = (record.namespace, record.stream) in self._soft_delete_streams
+                    self._buffer.append(self._mapper.map(record.data, position, soft_delete))
+                else:
+                    self._buffer.append(Rejected(position, f"stream '{record.stream}' is not in the configured catalog"))
             elif message.type == Type.STATE:
                 yield from self._flush(settle=False)
                 # Passed on once every record before it is committed: at once, or, while an import still runs,
@@ -93,25 +98,40 @@ class SubscriberSync:
                 # read and looked up meanwhile.
                 self._held_states.append(message)
                 yield from self._flush(settle=not self._writer.busy())
+                continue
+            if len(self._buffer) >= self._config.advanced.batch_size:
+                # A bulk import may still run when this returns: the next batch is read meanwhile.
+                yield from self._flush(settle=False)
         yield from self._flush(settle=True)
         self._audit.finish()
         yield from self._audit.drain()
+
+    def _next_position(self) -> int:
+        """Counts one input record, or one input line that should have been one."""
+        self._position += 1
+        self._audit.summary.records += 1
+        return self._position
+
+    def _configured(self, namespace: Optional[str], stream: str) -> bool:
+        """A record belongs to a configured stream of that name; a namespace left out on either side matches."""
+        namespaces = self._namespaces_by_stream.get(stream)
+        return bool(namespaces) and (namespace is None or None in namespaces or namespace in namespaces)
 
     def _flush(self, settle: bool) -> Iterator[AirbyteMessage]:
         if self._buffer:
             batch, self._buffer = self._buffer, []
             latest, plans = self._plan_batch(batch)
             # Planning waited for the previous import: the STATEs it held go out before this batch's writes,
-            # which may fail.
-            self._enforce_rejection_policy()
+            # which may fail. The audit goes out first, so a policy failure comes after its reasons.
             yield from self._audit.drain()
+            self._enforce_rejection_policy()
             yield from self._pass_ready_states()
             self._write_batch(latest, plans)
             self._audit.progress()
         if settle:
             self._settle()
-        self._enforce_rejection_policy()
         yield from self._audit.drain()
+        self._enforce_rejection_policy()
         yield from self._pass_ready_states()
 
     def _pass_ready_states(self) -> Iterator[AirbyteMessage]:
