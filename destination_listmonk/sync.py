@@ -6,16 +6,17 @@ from __future__ import annotations
 import time
 from typing import Iterable, Iterator, Optional, Union
 
-from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, DestinationSyncMode, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, FailureType, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from destination_listmonk.activation import Routes
 from destination_listmonk.audit import Audit
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.config import Capability, DestinationConfig
 from destination_listmonk.lookup import SubscriberLookup
-from destination_listmonk.mapping import Desired, RecordMapper, Rejected
+from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.operations import Plan
-from destination_listmonk.protection import Rules, plan
+from destination_listmonk.protection import plan
 from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
@@ -30,25 +31,17 @@ class SubscriberSync:
         self,
         config: DestinationConfig,
         client: ListmonkClient,
-        mapper: RecordMapper,
-        rules: Rules,
-        catalog: ConfiguredAirbyteCatalog,
+        routes: Routes,
         audit: Audit,
     ) -> None:
         self._config = config
-        self._mapper = mapper
-        self._rules = rules
+        self._routes = routes
         self._audit = audit
         self._lookup = SubscriberLookup(
             client, config.match_key, config.advanced.lookup_keys_per_call, config.advanced.concurrency
         )
         bulk = BulkImporter(client) if config.advanced.bulk_import and not config.dry_run else None
         self._writer = Writer(client, config.advanced.concurrency, bulk)
-        self._soft_delete_streams = {
-            (s.stream.namespace, s.stream.name)
-            for s in catalog.streams
-            if s.destination_sync_mode == DestinationSyncMode.soft_delete
-        }
         self._buffer: list[Union[Desired, Rejected]] = []
         self._held_states: list[AirbyteMessage] = []
         self._ready_states: list[AirbyteMessage] = []
@@ -62,10 +55,9 @@ class SubscriberSync:
         )
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
         # rewrite nulls: the export has neither lists nor a way to tell a null from a missing key.
-        self._unchanged_shortcut = (
-            config.null_values == "skip"
-            and config.mapping.lists_field is None
-            and not (Capability.LISTS in config.capabilities and config.target_lists)
+        self._unchanged_shortcut = config.null_values == "skip" and all(
+            c.mapping.lists_field is None and not (Capability.LISTS in r.capabilities and c.target_lists)
+            for c, r in zip(routes.configs, routes.rules)
         )
 
     def run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
@@ -81,8 +73,7 @@ class SubscriberSync:
                 record = message.record
                 self._position += 1
                 self._audit.summary.records += 1
-                soft_delete = (record.namespace, record.stream) in self._soft_delete_streams
-                self._buffer.append(self._mapper.map(record.data, self._position, soft_delete))
+                self._buffer.append(self._routes.map(record, self._position))
                 if len(self._buffer) >= self._config.advanced.batch_size:
                     # A bulk import may still run when this returns: the next batch is read meanwhile.
                     yield from self._flush(settle=False)
@@ -191,8 +182,8 @@ class SubscriberSync:
         if self._loader is None:
             if not self._snapshot_policy.start_due(seen, count_held):
                 return
-            compare_name = bool(self._config.mapping.name_field or self._config.mapping.name_template)
-            compare_status = self._config.mapping.status_field is not None
+            compare_name = any(c.mapping.name_field or c.mapping.name_template for c in self._routes.configs)
+            compare_status = any(c.mapping.status_field is not None for c in self._routes.configs)
             self._loader = SnapshotLoader(self._client, compare_name, compare_status)
             self._loader_started_after = seen
             # The import still running may change its subscribers after the export has read them.
@@ -255,7 +246,7 @@ class SubscriberSync:
             if isinstance(found, str):
                 self._audit.rejected(item.position, found, item.key)
                 continue
-            result = plan(item, found, self._rules)
+            result = plan(item, found, self._routes.rules_of(item))
             self._audit.planned(result)
             plans.append(result)
         return plans
