@@ -158,7 +158,8 @@ def destination_catalog(config: DestinationConfig, profile: AttributeProfile) ->
             if creates or not (name == "status" and Capability.STATUS not in capabilities
                                or name == "lists" and Capability.LISTS not in capabilities)
         }
-        operations.append(_operation(mode, fields, keys, ["email"] if creates else []))
+        # Every record that creates or updates carries an email, even when another key matches it.
+        operations.append(_operation(mode, fields, keys, ["email"]))
     if config.deletions != "ignore":
         operations.append(_operation(DestinationSyncMode.soft_delete, {k: everything[k] for k in keys}, keys, []))
     return DestinationCatalog(operations=operations)
