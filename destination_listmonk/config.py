@@ -386,7 +386,7 @@ def connection_specification() -> dict[str, Any]:
 def spec_document() -> dict[str, Any]:
     return {
         "documentationUrl": DOCS_URL,
-        "supported_destination_sync_modes": ["append", "append_dedup", "overwrite", "soft_delete"],
+        "supported_destination_sync_modes": ["append", "append_dedup", "overwrite", "soft_delete", "update"],
         "supportsIncremental": True,
         "connectionSpecification": connection_specification(),
     }

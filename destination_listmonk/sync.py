@@ -6,17 +6,18 @@ from __future__ import annotations
 import time
 from typing import Iterable, Iterator, Optional, Union
 
-from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, DestinationSyncMode, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, FailureType, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from destination_listmonk.activation import Routes
 from destination_listmonk.audit import Audit
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.config import Capability, DestinationConfig
 from destination_listmonk.input_messages import InputItem, UnreadableLine
 from destination_listmonk.lookup import SubscriberLookup
-from destination_listmonk.mapping import Desired, RecordMapper, Rejected
+from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.operations import Plan
-from destination_listmonk.protection import Rules, plan
+from destination_listmonk.protection import plan
 from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
@@ -31,28 +32,17 @@ class SubscriberSync:
         self,
         config: DestinationConfig,
         client: ListmonkClient,
-        mapper: RecordMapper,
-        rules: Rules,
-        catalog: ConfiguredAirbyteCatalog,
+        routes: Routes,
         audit: Audit,
     ) -> None:
         self._config = config
-        self._mapper = mapper
-        self._rules = rules
+        self._routes = routes
         self._audit = audit
         self._lookup = SubscriberLookup(
             client, config.match_key, config.advanced.lookup_keys_per_call, config.advanced.concurrency
         )
         bulk = BulkImporter(client) if config.advanced.bulk_import and not config.dry_run else None
         self._writer = Writer(client, config.advanced.concurrency, bulk)
-        self._soft_delete_streams = {
-            (s.stream.namespace, s.stream.name)
-            for s in catalog.streams
-            if s.destination_sync_mode == DestinationSyncMode.soft_delete
-        }
-        self._namespaces_by_stream: dict[str, set[Optional[str]]] = {}
-        for configured in catalog.streams:
-            self._namespaces_by_stream.setdefault(configured.stream.name, set()).add(configured.stream.namespace)
         self._buffer: list[Union[Desired, Rejected]] = []
         self._held_states: list[AirbyteMessage] = []
         self._ready_states: list[AirbyteMessage] = []
@@ -66,10 +56,9 @@ class SubscriberSync:
         )
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
         # rewrite nulls: the export has neither lists nor a way to tell a null from a missing key.
-        self._unchanged_shortcut = (
-            config.null_values == "skip"
-            and config.mapping.lists_field is None
-            and not (Capability.LISTS in config.capabilities and config.target_lists)
+        self._unchanged_shortcut = config.null_values == "skip" and all(
+            c.mapping.lists_field is None and not (Capability.LISTS in r.capabilities and c.target_lists)
+            for c, r in zip(routes.configs, routes.rules)
         )
 
     def run(self, messages: Iterable[InputItem]) -> Iterator[AirbyteMessage]:
@@ -84,13 +73,7 @@ class SubscriberSync:
             if isinstance(message, UnreadableLine):
                 self._buffer.append(Rejected(self._next_position(), message.reason))
             elif message.type == Type.RECORD and message.record is not None:
-                record = message.record
-                position = self._next_position()
-                if self._configured(record.namespace, record.stream):
-                    soft_delete = (record.namespace, record.stream) in self._soft_delete_streams
-                    self._buffer.append(self._mapper.map(record.data, position, soft_delete))
-                else:
-                    self._buffer.append(Rejected(position, f"stream '{record.stream}' is not in the configured catalog"))
+                self._buffer.append(self._routes.map(message.record, self._next_position()))
             elif message.type == Type.STATE:
                 yield from self._flush(settle=False)
                 # Passed on once every record before it is committed: at once, or, while an import still runs,
@@ -111,11 +94,6 @@ class SubscriberSync:
         self._position += 1
         self._audit.summary.records += 1
         return self._position
-
-    def _configured(self, namespace: Optional[str], stream: str) -> bool:
-        """A record belongs to a configured stream of that name; a namespace left out on either side matches."""
-        namespaces = self._namespaces_by_stream.get(stream)
-        return bool(namespaces) and (namespace is None or None in namespaces or namespace in namespaces)
 
     def _flush(self, settle: bool) -> Iterator[AirbyteMessage]:
         if self._buffer:
@@ -211,8 +189,8 @@ class SubscriberSync:
         if self._loader is None:
             if not self._snapshot_policy.start_due(seen, count_held):
                 return
-            compare_name = bool(self._config.mapping.name_field or self._config.mapping.name_template)
-            compare_status = self._config.mapping.status_field is not None
+            compare_name = any(c.mapping.name_field or c.mapping.name_template for c in self._routes.configs)
+            compare_status = any(c.mapping.status_field is not None for c in self._routes.configs)
             self._loader = SnapshotLoader(self._client, compare_name, compare_status)
             self._loader_started_after = seen
             # The import still running may change its subscribers after the export has read them.
@@ -275,7 +253,7 @@ class SubscriberSync:
             if isinstance(found, str):
                 self._audit.rejected(item.position, found, item.key)
                 continue
-            result = plan(item, found, self._rules)
+            result = plan(item, found, self._routes.rules_of(item))
             self._audit.planned(result)
             plans.append(result)
         return plans
