@@ -17,6 +17,7 @@ from destination_listmonk.mapping import Desired, RecordMapper, Rejected
 from destination_listmonk.operations import Plan
 from destination_listmonk.protection import Rules, plan
 from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
+from destination_listmonk.state_counts import StateRecordCounts
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError
@@ -52,6 +53,7 @@ class SubscriberSync:
         self._buffer: list[Union[Desired, Rejected]] = []
         self._held_states: list[AirbyteMessage] = []
         self._ready_states: list[AirbyteMessage] = []
+        self._state_counts = StateRecordCounts()
         self._position = 0
         self._client = client
         self._snapshot: Optional[Snapshot] = None
@@ -81,12 +83,14 @@ class SubscriberSync:
                 record = message.record
                 self._position += 1
                 self._audit.summary.records += 1
+                self._state_counts.record(record.namespace, record.stream)
                 soft_delete = (record.namespace, record.stream) in self._soft_delete_streams
                 self._buffer.append(self._mapper.map(record.data, self._position, soft_delete))
                 if len(self._buffer) >= self._config.advanced.batch_size:
                     # A bulk import may still run when this returns: the next batch is read meanwhile.
                     yield from self._flush(settle=False)
             elif message.type == Type.STATE:
+                self._state_counts.stamp(message)
                 yield from self._flush(settle=False)
                 # Passed on once every record before it is committed: at once, or, while an import still runs,
                 # once it has finished (at the latest when the next batch is planned), so that the next batch is
