@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = {"destination": "airbyte/destination-listmonk:dev", "source": "airbyte/source-listmonk:dev"}
 # Set to `required` (CI does) to fail, rather than skip, when podman or the images are missing.
@@ -35,6 +37,16 @@ def missing() -> Optional[str]:
         if found.returncode != 0:
             return f"image {image} is not built"
     return None
+
+
+def require_images() -> None:
+    """Skips the calling test when the images cannot be run here; fails it instead when they are required."""
+    reason = missing()
+    if reason is None:
+        return
+    if os.environ.get(REQUIRED_ENV) == "required":
+        pytest.fail(f"{reason}, and {REQUIRED_ENV}=required: build them with `make images`")
+    pytest.skip(f"{reason}: `make images` builds both images (Debian, as root; see docs/images.md)")
 
 
 def inspect(image: str) -> dict[str, Any]:

@@ -47,18 +47,19 @@ def scenario_configs() -> Iterator[None]:
 
 
 class ThroughPodman:
-    """The suites' image tests, run against the image of `kind` through podman. Re-declared so that they do not
-    inherit the suites' skip marks, which look for a `docker` CLI only (and one without an engine is useless)."""
+    """The suite of the connector `kind`, whose metadata.yaml and acceptance-test-config.yml are in its package.
+    Its image tests run against the image through podman: re-declared so that they do not inherit the suites' skip
+    marks, which look for a `docker` CLI only (and one without an engine is useless)."""
 
     kind: ClassVar[str]
 
+    @classmethod
+    def get_connector_root_dir(cls) -> Path:
+        return ROOT / f"{cls.kind}_listmonk"
+
     @pytest.fixture
     def connector_image_override(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-        reason = podman.missing()
-        if reason is not None:
-            if os.environ.get(podman.REQUIRED_ENV) == "required":
-                pytest.fail(f"{reason}, and {podman.REQUIRED_ENV}=required: build them with `make images`")
-            pytest.skip(f"{reason}: `make images` builds both images")
+        podman.require_images()
         shim = tmp_path / "docker"
         shim.write_text('#!/bin/sh\nexec podman "$@"\n')
         shim.chmod(0o755)
@@ -86,19 +87,11 @@ class TestDestinationStandard(ThroughPodman, DestinationTestSuiteBase):
     connector = DestinationListmonk
     connector_name = "destination-listmonk"
 
-    @classmethod
-    def get_connector_root_dir(cls) -> Path:
-        return ROOT / "destination_listmonk"
-
 
 class TestSourceStandard(ThroughPodman, SourceTestSuiteBase):
     kind = "source"
     connector = SourceListmonk
     connector_name = "source-listmonk"
-
-    @classmethod
-    def get_connector_root_dir(cls) -> Path:
-        return ROOT / "source_listmonk"
 
     @pytest.fixture
     def read_from_streams(self) -> str:
