@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test emulator benchmark spec
+.PHONY: install demo test emulator benchmark spec images
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,7 @@ benchmark: $(STAMP)
 
 spec: $(STAMP)
 	$(BIN)/python -m destination_listmonk.config
+
+# Both connector images, with podman and no registry (Debian, as root): see docs/images.md.
+images:
+	scripts/build_images.sh

@@ -19,6 +19,7 @@ from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.operations import Plan
 from destination_listmonk.protection import plan
 from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
+from destination_listmonk.state_counts import StateRecordCounts
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError
@@ -46,6 +47,7 @@ class SubscriberSync:
         self._buffer: list[Union[Desired, Rejected]] = []
         self._held_states: list[AirbyteMessage] = []
         self._ready_states: list[AirbyteMessage] = []
+        self._state_counts = StateRecordCounts()
         self._position = 0
         self._client = client
         self._snapshot: Optional[Snapshot] = None
@@ -73,8 +75,11 @@ class SubscriberSync:
             if isinstance(message, UnreadableLine):
                 self._buffer.append(Rejected(self._next_position(), message.reason))
             elif message.type == Type.RECORD and message.record is not None:
-                self._buffer.append(self._routes.map(message.record, self._next_position()))
+                record = message.record
+                self._state_counts.record(record.namespace, record.stream)
+                self._buffer.append(self._routes.map(record, self._next_position()))
             elif message.type == Type.STATE:
+                self._state_counts.stamp(message)
                 yield from self._flush(settle=False)
                 # Passed on once every record before it is committed: at once, or, while an import still runs,
                 # once it has finished (at the latest when the next batch is planned), so that the next batch is
