@@ -99,6 +99,9 @@ class Audit:
     def info(self, message: str, **fields: Any) -> None:
         self._emit({"event": message, **fields})
 
+    def warning(self, message: str, **fields: Any) -> None:
+        self._emit({"event": message, **fields}, Level.WARN)
+
     def progress(self) -> None:
         now = time.monotonic()
         if now - self._last_progress < PROGRESS_EVERY_SECONDS:

@@ -203,10 +203,12 @@ class SubscriberSync:
         loader, self._loader = self._loader, None
         try:
             self._snapshot = loader.result()
-        except (ListmonkError, MalformedExport) as error:
+        except Exception as error:  # whatever broke the export, the sync goes on without it
             # The export only saves lookups: without it every record is looked up, as with `never`.
             self._snapshot_policy.give_up()
-            self._audit.info("export snapshot unusable, every record is looked up", reason=str(error))
+            known = isinstance(error, (ListmonkError, MalformedExport))
+            reason = str(error) if known else f"{type(error).__name__}: {error}"
+            self._audit.warning("export snapshot unusable, every record is looked up", reason=reason)
             return
         self._audit.info("export snapshot loaded", subscribers=len(self._snapshot),
                          started_after_records=self._loader_started_after, after_records=seen,
