@@ -19,7 +19,7 @@ from destination_listmonk.sync import SubscriberSync
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import AuthFailed, ConnectionFailed, PermissionDenied
 from listmonk_client.preflight import preflight
-from listmonk_client.retry import RetryPolicy
+from listmonk_client.retry import RetryPolicy, retry_for
 
 
 def parse_config(raw: Mapping[str, Any]) -> DestinationConfig:
@@ -27,6 +27,7 @@ def parse_config(raw: Mapping[str, Any]) -> DestinationConfig:
 
 
 def make_client(config: DestinationConfig, retry: Optional[RetryPolicy] = None) -> ListmonkClient:
+    retry = retry or retry_for(config.advanced.retry_budget_seconds)
     return config.client(retry=retry, pool_size=max(16, config.advanced.concurrency * 2))
 
 
