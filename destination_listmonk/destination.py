@@ -9,6 +9,7 @@ from airbyte_cdk.destinations import Destination
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, ConfiguredAirbyteCatalog, FailureType, Status
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from connector_kit.failures import traced
 from connector_kit.settings import CHECK_RETRY, parse_settings
 from destination_listmonk.audit import Audit
 from destination_listmonk.config import DestinationConfig
@@ -17,7 +18,7 @@ from destination_listmonk.mapping import RecordMapper
 from destination_listmonk.protection import Rules
 from destination_listmonk.sync import SubscriberSync
 from listmonk_client.client import ListmonkClient
-from listmonk_client.errors import AuthFailed, ConnectionFailed, PermissionDenied
+from listmonk_client.errors import ListmonkError
 from listmonk_client.preflight import preflight
 from listmonk_client.retry import RetryPolicy, retry_for
 
@@ -68,14 +69,18 @@ class DestinationListmonk(Destination):
         input_messages: Iterable[AirbyteMessage],
     ) -> Iterable[AirbyteMessage]:
         parsed = parse_config(config)
+        try:
+            yield from self._write(parsed, configured_catalog, input_messages)
+        except ListmonkError as error:
+            raise traced(error, parsed.url, "writing subscribers") from error
+
+    def _write(
+        self, parsed: DestinationConfig, configured_catalog: ConfiguredAirbyteCatalog,
+        input_messages: Iterable[AirbyteMessage],
+    ) -> Iterable[AirbyteMessage]:
         with make_client(parsed) as client:
-            try:
-                server = client.server_info()
-                directory = ListDirectory(client.iter_lists())
-            except (AuthFailed, PermissionDenied, ConnectionFailed) as error:
-                raise AirbyteTracedException(
-                    message=f"Cannot use listmonk at {parsed.url}: {error}", failure_type=FailureType.config_error
-                ) from error
+            server = client.server_info()
+            directory = ListDirectory(client.iter_lists())
             try:
                 target_ids = [directory.resolve(ref) for ref in parsed.target_lists]
             except ListResolutionError as error:
