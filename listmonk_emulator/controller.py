@@ -136,6 +136,10 @@ class EmulatorServer:
     def clear_faults(self) -> None:
         self._admin("DELETE", "faults")
 
+    def faults(self) -> dict[str, Any]:
+        """The faults in force, with `answered` (matching calls carried out) and `held` (answers withheld now)."""
+        return dict(self._admin("GET", "faults"))
+
     def stats(self) -> dict[str, Any]:
         return dict(self._admin("GET", "stats"))
 
