@@ -118,3 +118,13 @@ def subscribers_of(client: ListmonkClient, domain: str) -> dict[str, Subscriber]
 
 def subscriptions(subscriber: Subscriber) -> dict[int, str]:
     return {s.id: s.subscription_status for s in subscriber.lists}
+
+
+def held_as_compared(client: ListmonkClient, domain: str, list_roles: dict[int, str]) -> dict[str, tuple[Any, ...]]:
+    """What listmonk holds for a domain, field by field, comparable across domains: per email's local part its
+    name, attributes, status and subscription status per list role (`list_roles` names the test's lists)."""
+    return {
+        email.split("@")[0]: (s.name, s.attribs, s.status,
+                              {list_roles.get(sub.id, str(sub.id)): sub.subscription_status for sub in s.lists})
+        for email, s in subscribers_of(client, domain).items()
+    }

@@ -1,0 +1,135 @@
+"""What listmonk holds after a sync through each fault listmonk or the network can throw at it: nothing lost,
+nothing duplicated, no consent change. Syncs run as Airbyte runs them (the console script), and everything
+they print is checked for the token (the `cli` fixture)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from integration_tests.cli import Cli, CliRun, Outputs, input_lines
+from integration_tests.destination.harness import config, subscribers_of, subscriptions, with_states, write
+from listmonk_client.client import ListmonkClient
+
+# Faults every test of this module injected, for the README's reliability figures (printed with -s).
+INJECTED: dict[str, int] = {}
+
+
+@dataclass
+class Scenario:
+    """Records for a domain where some subscribers already exist, some of them unsubscribed or blocklisted."""
+
+    domain: str
+    news: int
+    records: list[dict[str, Any]]
+    unsubscribed: set[str]
+    blocklisted: set[str]
+    settings: dict[str, Any]
+
+    def input(self, every: int = 100, start: int = 0) -> str:
+        return input_lines(self.records, every, start)
+
+
+def scenario(listmonk: Any, client: ListmonkClient, domain: str, count: int = 400, **overrides: Any) -> Scenario:
+    news = client.create_list(f"news-{domain}")
+    existing = [{"email": f"m{i}@{domain}", "name": f"Old {i}", "plan": "old"} for i in range(0, count, 4)]
+    write(config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed",
+                 advanced={"batch_size": 500}), with_states(existing, every=500))
+    held = subscribers_of(client, domain)
+    unsubscribed = {f"m{i}@{domain}" for i in range(0, count, 12)}
+    blocklisted = {f"m{i}@{domain}" for i in range(4, count, 20)}
+    client.change_subscriptions([held[e].id for e in unsubscribed], "unsubscribe", [news.id])
+    client.blocklist_subscribers([held[e].id for e in blocklisted])
+    records = [{"email": f"m{i}@{domain}", "name": f"Member {i}", "plan": f"p{i % 3}"} for i in range(count)]
+    advanced = {"batch_size": 100, "concurrency": 4, "snapshot_lookup": "never", **overrides.pop("advanced", {})}
+    settings = config(listmonk, target_lists=[str(news.id)], advanced=advanced, **overrides)
+    return Scenario(domain, news.id, records, unsubscribed, blocklisted, settings)
+
+
+def assert_listmonk_holds_every_record_with_consent_intact(client: ListmonkClient, case: Scenario) -> None:
+    held = subscribers_of(client, case.domain)
+    assert sorted(held) == sorted(r["email"] for r in case.records)  # nothing lost, nobody twice
+    wrong = [r["email"] for r in case.records
+             if (held[r["email"]].name, held[r["email"]].attribs.get("plan")) != (r["name"], r["plan"])]
+    assert wrong == []
+    for email, subscriber in held.items():
+        if email in case.blocklisted:
+            assert subscriber.status == "blocklisted" and subscriptions(subscriber) == {case.news: "unsubscribed"}
+        elif email in case.unsubscribed:
+            assert subscriber.status == "enabled" and subscriptions(subscriber) == {case.news: "unsubscribed"}
+        else:
+            assert subscriber.status == "enabled" and subscriptions(subscriber)[case.news] in ("confirmed", "unconfirmed")
+
+
+def injected(emulator: Any, kind: str, spec: dict[str, Any], key: str) -> None:
+    """Counts how many of the faults `spec` asked for were served (what is left of the count is not)."""
+    INJECTED[kind] = INJECTED.get(kind, 0) + int(spec[key]) - int(emulator.faults()[key])
+
+
+def sync(cli: Cli, case: Scenario, **settings: Any) -> CliRun:
+    run = cli.write({**case.settings, **settings}, case.input())
+    assert run.returncode == 0, run.stdout[-3000:]
+    return run
+
+
+def test_given_a_429_storm_with_retry_after_then_the_sync_waits_as_told_and_completes(
+    listmonk: Any, emulator: Any, client: ListmonkClient, cli: Cli, domain: str
+) -> None:
+    case = scenario(listmonk, client, domain, advanced={"batch_size": 600})
+    # Five in a row: one call may meet them all, and its sixth attempt is the last (listmonk_client.retry), even
+    # where Retry-After leaves the time budget room.
+    spec = {"status": 429, "count": 5, "retry_after": 1, "path_prefix": "/api/subscribers"}
+    emulator.set_faults(**spec)
+    run = sync(cli, case)
+    injected(emulator, "429 with Retry-After", spec, "count")
+    assert emulator.faults()["count"] == 0
+    assert "retrying in 1.00s" in run.stdout + run.stderr
+    assert_listmonk_holds_every_record_with_consent_intact(client, case)
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_given_a_burst_of_gateway_errors_then_the_sync_backs_off_and_completes(
+    listmonk: Any, emulator: Any, client: ListmonkClient, cli: Cli, domain: str, status: int
+) -> None:
+    case = scenario(listmonk, client, domain)
+    spec = {"status": status, "count": 5}  # every route, the first calls of the sync included
+    emulator.set_faults(**spec)
+    sync(cli, case)
+    injected(emulator, f"{status}", spec, "count")
+    assert emulator.faults()["count"] == 0
+    assert_listmonk_holds_every_record_with_consent_intact(client, case)
+
+
+def test_given_connection_resets_then_the_sync_reconnects_and_completes(
+    listmonk: Any, emulator: Any, client: ListmonkClient, cli: Cli, domain: str
+) -> None:
+    case = scenario(listmonk, client, domain)
+    spec = {"resets": 5}
+    emulator.set_faults(**spec)
+    sync(cli, case)
+    injected(emulator, "connection reset", spec, "resets")
+    assert emulator.faults()["resets"] == 0
+    assert_listmonk_holds_every_record_with_consent_intact(client, case)
+
+
+@pytest.mark.parametrize("method,prefix", [("GET", "/api/subscribers"), ("PATCH", "/api/subscribers/"),
+                                           ("POST", "/api/import/subscribers")])
+def test_given_answers_slower_than_the_read_timeout_then_calls_are_retried_and_the_sync_completes(
+    listmonk: Any, emulator: Any, client: ListmonkClient, outputs: Outputs, domain: str, method: str, prefix: str,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The work is done on listmonk, only its answer is late: a retried PATCH or import must do no harm. In
+    # process, to shorten the client's 60 s read timeout.
+    case = scenario(listmonk, client, domain, protected_fields=["attribs.owner"])
+    monkeypatch.setitem(ListmonkClient.__init__.__kwdefaults__, "read_timeout", 1.0)
+    spec = {"slow_ms": 2500, "slow_count": 2, "method": method, "path_prefix": prefix}
+    emulator.set_faults(**spec)
+    run = write(case.settings, with_states(case.records, every=100))
+    injected(emulator, "answer past the read timeout", spec, "slow_count")
+    outputs.add("in-process write", "\n".join(map(repr, run.messages)) + caplog.text)
+    assert emulator.faults()["slow_count"] == 0
+    assert "no response within 1s" in caplog.text
+    assert_listmonk_holds_every_record_with_consent_intact(client, case)
