@@ -133,3 +133,35 @@ def test_given_answers_slower_than_the_read_timeout_then_calls_are_retried_and_t
     assert emulator.faults()["slow_count"] == 0
     assert "no response within 1s" in caplog.text
     assert_listmonk_holds_every_record_with_consent_intact(client, case)
+
+
+def test_given_every_write_failing_with_500_then_the_sync_stops_with_state_only_for_committed_records_and_a_rerun_completes(
+    listmonk: Any, emulator: Any, client: ListmonkClient, cli: Cli, domain: str
+) -> None:
+    # A full disk: listmonk answers every write with 500 from some point on, reads still work.
+    case = scenario(listmonk, client, domain, protected_fields=["attribs.owner"])
+    spec = {"fail_after_writes": 40, "fail_status": 500}
+    emulator.set_faults(**spec)
+    failed = cli.write(case.settings, case.input())
+    INJECTED["500 on every write"] = INJECTED.get("500 on every write", 0) + emulator.faults()["writes_seen"] - 40
+    emulator.clear_faults()
+    assert failed.returncode != 0 and failed.traces
+    committed = failed.states[-1] if failed.states else 0
+    assert committed < len(case.records)
+    held = subscribers_of(client, case.domain)
+    assert [r["email"] for r in case.records[:committed] if held[r["email"]].name != r["name"]] == []
+    rerun = cli.write(case.settings, case.input(start=committed))
+    assert rerun.returncode == 0 and rerun.states[-1] == len(case.records)
+    assert_listmonk_holds_every_record_with_consent_intact(client, case)
+
+
+def test_given_two_syncs_writing_the_same_and_overlapping_records_at_once_then_nothing_is_lost_or_doubled(
+    listmonk: Any, client: ListmonkClient, cli: Cli, domain: str
+) -> None:
+    case = scenario(listmonk, client, domain, count=600)
+    first = cli.start("destination-listmonk", cli.write_args(case.settings), input_lines(case.records[:400], 100))
+    second = cli.start("destination-listmonk", cli.write_args(case.settings), input_lines(case.records, 100, 200))
+    same = cli.start("destination-listmonk", cli.write_args(case.settings), input_lines(case.records[:400], 100))
+    for running in (first, second, same):
+        assert running.finish().returncode == 0
+    assert_listmonk_holds_every_record_with_consent_intact(client, case)
