@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any, Literal, Optional, TypeVar
@@ -19,6 +20,8 @@ CONNECTION_FIELDS = ("url", "username", "token", "auth_method", "verify_tls")
 CHECK_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_elapsed=10.0)
 
 Settings = TypeVar("Settings", bound="ConnectionSettings")
+
+logger = logging.getLogger("airbyte")
 
 
 class ConnectionSettings(BaseModel):
@@ -55,6 +58,12 @@ class ConnectionSettings(BaseModel):
         return value
 
     def client(self, *, retry: Optional[RetryPolicy] = None, pool_size: int = 16) -> ListmonkClient:
+        if not self.verify_tls:
+            logger.warning(
+                "verify_tls is off: the listmonk server's TLS certificate is not checked, so anyone between this "
+                "connector and %s could read the API token. Turn it on once the server has a trusted certificate.",
+                self.url,
+            )
         return ListmonkClient(
             self.url,
             self.username,

@@ -165,3 +165,53 @@ def test_given_two_syncs_writing_the_same_and_overlapping_records_at_once_then_n
     for running in (first, second, same):
         assert running.finish().returncode == 0
     assert_listmonk_holds_every_record_with_consent_intact(client, case)
+
+
+RACES = {
+    # name: (settings overrides, listmonk version, what the sync writes to the raced subscriber)
+    "profile by PATCH": ({"protected_fields": ["attribs.owner"]}, "v6.2.0"),
+    "profile by import": ({"advanced": {"batch_size": 100, "snapshot_lookup": "never", "bulk_import": True}}, "v6.2.0"),
+    "profile by PUT (v5)": ({}, "v5.1.0"),
+    "confirming subscriptions": ({"strategy": {"mode": "full_sync"}, "new_subscription_status": "confirmed",
+                                 "mapping": {"lists_field": "lists"}}, "v6.2.0"),
+}
+
+
+# listmonk's `add` with a status overwrites whatever subscription row it finds, and it has no conditional form: an
+# unsubscribe or blocklist landing between our lookup and our confirming `add` is undone. Not fixed yet: a PUT/PATCH
+# carrying every current list with preconfirm_subscriptions confirms without touching unsubscribed rows, but drops
+# a list added meanwhile.
+_CONFIRM_RACE = pytest.mark.xfail(strict=True, reason="confirming `add` overwrites a concurrent unsubscribe (see above)")
+
+
+@pytest.mark.parametrize("action", ["blocklist", "unsubscribe"])
+@pytest.mark.parametrize("race", [pytest.param(r, marks=_CONFIRM_RACE) if r == "confirming subscriptions" else r
+                                  for r in RACES])
+def test_given_a_consent_change_between_our_lookup_and_our_write_then_it_survives(
+    listmonk: Any, emulator: Any, client: ListmonkClient, cli: Cli, domain: str, race: str, action: str
+) -> None:
+    overrides, version = RACES[race]
+    case = scenario(listmonk, client, domain, count=200, **overrides)
+    if "lists_field" in str(overrides):
+        # listmonk holds their subscription unconfirmed; the records ask for confirmed, so the sync writes it.
+        held = subscribers_of(client, domain)
+        client.change_subscriptions([s.id for e, s in held.items() if e not in case.unsubscribed | case.blocklisted],
+                                    "add", [case.news], "unconfirmed")
+        case.records = [{**r, "lists": [{"id": case.news, "subscription_status": "confirmed"}]} for r in case.records]
+    raced = [f"m{i}@{domain}" for i in range(8, 200, 16)]  # existing, enabled and subscribed before the sync
+    emulator.set_version(version)
+    emulator.set_faults(method="GET", path_prefix="/api/subscribers", consent_change={
+        "after": 1, "action": action, "emails": raced, "list_ids": [case.news]})
+    sync(cli, case, advanced={**case.settings["advanced"], "batch_size": 200})
+    INJECTED["consent change between lookup and write"] = INJECTED.get("consent change between lookup and write", 0) + len(raced)
+    if action == "blocklist":
+        case.blocklisted |= set(raced)
+    else:
+        case.unsubscribed |= set(raced)
+    assert_listmonk_holds_every_record_with_consent_intact(client, case)
+
+
+def test_zz_report_the_faults_injected(capsys: pytest.CaptureFixture[str]) -> None:
+    """Prints the module's fault counts (run with -s) for the README's reliability figures."""
+    with capsys.disabled():
+        print(f"\nfaults injected: {sum(INJECTED.values())} {INJECTED}")
