@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 
 import pytest
 
+from integration_tests.figures import FIGURES
 from integration_tests.cli import Cli, Outputs, secrets_of
 from listmonk_client.client import ListmonkClient
 from listmonk_client.retry import RetryPolicy
@@ -78,3 +79,10 @@ def outputs(listmonk: Listmonk, tmp_path: Path) -> Iterator[Outputs]:
 @pytest.fixture
 def cli(outputs: Outputs, tmp_path: Path) -> Cli:
     return Cli(tmp_path, outputs)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for what, amount in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{what}: {amount}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -77,6 +78,7 @@ class _Recorder(BaseHTTPRequestHandler):
         """Quiet."""
 
 
+@contextmanager
 def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -91,7 +93,8 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServe
 @pytest.fixture
 def other_host() -> Iterator[ThreadingHTTPServer]:
     _Recorder.seen = []
-    yield from _serve(_Recorder)
+    with _serve(_Recorder) as server:
+        yield server
 
 
 def _redirecting_to(target: str) -> type[BaseHTTPRequestHandler]:
@@ -116,17 +119,15 @@ def test_given_listmonk_redirects_to_another_host_then_the_credentials_do_not_fo
     other_host: ThreadingHTTPServer, auth_method: str, host: str
 ) -> None:
     token = "redirect-secret-7f3a9c"
-    redirector = next(_serve(_redirecting_to(f"http://{host}:{other_host.server_address[1]}")))
-    url = f"http://127.0.0.1:{redirector.server_address[1]}"
-    with ListmonkClient(url, "api", token, auth_method=auth_method, retry=RetryPolicy(max_attempts=1)) as client:
+    with _serve(_redirecting_to(f"http://{host}:{other_host.server_address[1]}")) as redirector, \
+            ListmonkClient(f"http://127.0.0.1:{redirector.server_address[1]}", "api", token, auth_method=auth_method,
+                           retry=RetryPolicy(max_attempts=1)) as client:
         for call in (lambda: client.request("GET", "/api/lists"),
                      lambda: client.request("POST", "/api/subscribers", json={"email": "a@example.com"})):
             try:
                 call()
             except Exception:
                 pass  # what the other host answers does not matter here, only what it was sent
-    redirector.shutdown()
-    redirector.server_close()
     assert _Recorder.seen, "the redirect was not followed at all"
     leaked = [seen for seen in _Recorder.seen for secret in secrets_of("api", token) if secret in seen]
     assert leaked == [] and not any("Authorization" in seen for seen in _Recorder.seen)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from integration_tests import figures
 from integration_tests.cli import Cli, CliRun, input_lines
 from integration_tests.destination.harness import config, held_as_compared, subscribers_of, with_states, write
 from listmonk_client.client import ListmonkClient
@@ -69,8 +70,9 @@ def test_given_sigkill_during_lookups_an_import_and_between_a_write_and_its_stat
     records = people(crash_domain)
     resumed_at = [0]
     kill_points = [
-        # The 31st lookup is in the third batch (records 3,001-5,000), while the second's import may still run.
-        {"hold_after": 30, "method": "GET", "path_prefix": "/api/subscribers"},
+        # The 41st lookup is in the fourth batch (records 5,001-6,000), while the third's import may still run; the
+        # STATE at 3,000 is out (passed on at the latest once the third batch was looked up).
+        {"hold_after": 40, "method": "GET", "path_prefix": "/api/subscribers"},
         # The replay's second import has started on listmonk; its answer never reaches the process.
         {"hold_after": 1, "method": "POST", "path_prefix": "/api/import/subscribers"},
         # The replay's second batch: listmonk has applied the PATCH, the process dies before its STATE.
@@ -78,6 +80,7 @@ def test_given_sigkill_during_lookups_an_import_and_between_a_write_and_its_stat
     ]
     for hold in kill_points:
         killed = kill_once_held(cli, emulator, crash_settings, records, resumed_at[-1], **hold)
+        figures.count("faults injected: SIGKILL of the sync", 1)
         resumed_at.append(killed.states[-1] if killed.states else resumed_at[-1])
     assert resumed_at[1] > 0 and resumed_at[-1] < RECORDS  # each kill came after some STATEs and before the end
     last = cli.write(crash_settings, input_lines(records, STATE_EVERY, resumed_at[-1]))

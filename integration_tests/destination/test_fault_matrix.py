@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
+from integration_tests import figures
 from integration_tests.cli import Cli, CliRun, Outputs, input_lines
 from integration_tests.destination.harness import config, subscribers_of, subscriptions, with_states, write
 from listmonk_client.client import ListmonkClient
 
-# Faults every test of this module injected, for the README's reliability figures (printed with -s).
-INJECTED: dict[str, int] = {}
 
 
 @dataclass
@@ -66,7 +65,7 @@ def assert_listmonk_holds_every_record_with_consent_intact(client: ListmonkClien
 
 def injected(emulator: Any, kind: str, spec: dict[str, Any], key: str) -> None:
     """Counts how many of the faults `spec` asked for were served (what is left of the count is not)."""
-    INJECTED[kind] = INJECTED.get(kind, 0) + int(spec[key]) - int(emulator.faults()[key])
+    figures.count(f"faults injected: {kind}", int(spec[key]) - int(emulator.faults()[key]))
 
 
 def sync(cli: Cli, case: Scenario, **settings: Any) -> CliRun:
@@ -143,7 +142,7 @@ def test_given_every_write_failing_with_500_then_the_sync_stops_with_state_only_
     spec = {"fail_after_writes": 40, "fail_status": 500}
     emulator.set_faults(**spec)
     failed = cli.write(case.settings, case.input())
-    INJECTED["500 on every write"] = INJECTED.get("500 on every write", 0) + emulator.faults()["writes_seen"] - 40
+    figures.count("faults injected: 500 on every write", emulator.faults()["writes_seen"] - 40)
     emulator.clear_faults()
     assert failed.returncode != 0 and failed.traces
     committed = failed.states[-1] if failed.states else 0
@@ -203,15 +202,10 @@ def test_given_a_consent_change_between_our_lookup_and_our_write_then_it_survive
     emulator.set_faults(method="GET", path_prefix="/api/subscribers", consent_change={
         "after": 1, "action": action, "emails": raced, "list_ids": [case.news]})
     sync(cli, case, advanced={**case.settings["advanced"], "batch_size": 200})
-    INJECTED["consent change between lookup and write"] = INJECTED.get("consent change between lookup and write", 0) + len(raced)
+    figures.count("faults injected: consent change between lookup and write", len(raced))
     if action == "blocklist":
         case.blocklisted |= set(raced)
     else:
         case.unsubscribed |= set(raced)
     assert_listmonk_holds_every_record_with_consent_intact(client, case)
 
-
-def test_zz_report_the_faults_injected(capsys: pytest.CaptureFixture[str]) -> None:
-    """Prints the module's fault counts (run with -s) for the README's reliability figures."""
-    with capsys.disabled():
-        print(f"\nfaults injected: {sum(INJECTED.values())} {INJECTED}")
