@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any, Literal, Optional, TypeVar
@@ -25,6 +26,8 @@ RETRY_BUDGET_DESCRIPTION = (
 )
 
 Settings = TypeVar("Settings", bound="ConnectionSettings")
+
+logger = logging.getLogger("airbyte")
 
 
 class ConnectionSettings(BaseModel):
@@ -61,6 +64,12 @@ class ConnectionSettings(BaseModel):
         return value
 
     def client(self, *, retry: Optional[RetryPolicy] = None, pool_size: int = 16) -> ListmonkClient:
+        if not self.verify_tls:
+            logger.warning(
+                "verify_tls is off: the listmonk server's TLS certificate is not checked, so anyone between this "
+                "connector and %s could read the API token. Turn it on once the server has a trusted certificate.",
+                self.url,
+            )
         return ListmonkClient(
             self.url,
             self.username,

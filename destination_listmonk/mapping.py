@@ -13,7 +13,8 @@ from destination_listmonk.lists import ListDirectory, ListResolutionError
 
 SUBSCRIBER_STATUSES = ("enabled", "disabled", "blocklisted")
 SUBSCRIPTION_STATUSES = ("unconfirmed", "confirmed", "unsubscribed")
-_EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+# No NUL either: PostgreSQL text cannot hold it, and a lookup quoting it (sql.quote_literal) would fail the batch.
+_EMAIL_RE = re.compile(r"^[^@\s<>,;\"\x00]+@[^@\s<>,;\"\x00]+$")
 _TEMPLATE_RE = re.compile(r"\{([^{}]+)\}")
 _METADATA_PREFIXES = ("_ab_", "_airbyte_")
 CDC_DELETED_AT = "_ab_cdc_deleted_at"
@@ -112,6 +113,8 @@ class RecordMapper:
             if key_value is None or isinstance(key_value, (dict, list)) or str(key_value).strip() == "":
                 raise RecordError(f"no value for the matching key {self._config.match_key}")
             key = str(key_value).strip()
+            if "\x00" in key:
+                raise RecordError(f"the matching key {self._config.match_key} contains a NUL character")
             if email is None and not deleted:
                 raise RecordError(f"no email at '{self._mapping.email_field}'")
         name, status, lists = self._name(record), self._status(record), self._lists(record)

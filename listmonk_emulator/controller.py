@@ -134,7 +134,8 @@ class EmulatorServer:
         return dict(self._admin("POST", "faults", spec))
 
     def faults(self) -> dict[str, Any]:
-        """The faults in force, with what is left of the counted ones."""
+        """The faults in force, with what is left of the counted ones, `answered` (matching calls carried out)
+        and `held` (answers withheld now)."""
         return dict(self._admin("GET", "faults"))
 
     def clear_faults(self) -> None:
