@@ -20,10 +20,10 @@ from airbyte_cdk.models import (
     Type,
 )
 
+from destination_listmonk.activation import Routes, stream_settings
 from destination_listmonk.audit import Audit
 from destination_listmonk.config import DestinationConfig
 from destination_listmonk.lists import ListDirectory
-from destination_listmonk.mapping import RecordMapper
 from destination_listmonk.protection import Rules
 from destination_listmonk.sync import SubscriberSync
 from listmonk_client.errors import ConnectionFailed
@@ -76,8 +76,9 @@ def test_given_an_export_that_breaks_midway_then_every_record_is_looked_up_and_t
         stream=AirbyteStream(name="c", json_schema={}, supported_sync_modes=[SyncMode.full_refresh]),
         sync_mode=SyncMode.full_refresh, destination_sync_mode=DestinationSyncMode.append)])
     audit = Audit(dry_run=True)
-    sync = SubscriberSync(config, client, RecordMapper(config, ListDirectory([])),  # type: ignore[arg-type]
-                          Rules.from_config(config, [], supports_patch=True), catalog, audit)
+    config, settings = stream_settings(config, catalog)
+    routes = Routes(config, settings, ListDirectory([]), Rules.from_config(config, [], supports_patch=True))
+    sync = SubscriberSync(config, client, routes, audit)  # type: ignore[arg-type]
     records = [AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(
         stream="c", data={"email": email, "name": "Held"}, emitted_at=0)) for email in emails]
 
