@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Real Airbyte sources (and PyAirbyte) for the chaining tests, each in its own venv: their pinned dependencies
+# (older airbyte-cdk, pydantic 1, pandas...) would clash with ours. uv installs the three in well under a minute.
+UV_VERSION := 0.13.9
+SOURCES := .venv-sources
+SOURCE_STAMPS := $(SOURCES)/faker/.installed $(SOURCES)/file/.installed $(SOURCES)/pyairbyte/.installed
 
-.PHONY: install demo test emulator benchmark spec
+.PHONY: install sources demo test emulator benchmark spec
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +19,21 @@ $(STAMP): setup.py
 
 install: $(STAMP)
 
+$(BIN)/uv: $(STAMP)
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+
+$(SOURCES)/%/.installed: integration_tests/chaining/requirements/%.txt $(BIN)/uv
+	rm -rf $(SOURCES)/$*
+	$(BIN)/uv venv --quiet --no-python-downloads --python $(PYTHON) $(SOURCES)/$*
+	$(BIN)/uv pip install --quiet --native-tls --python $(SOURCES)/$*/bin/python -r $<
+	touch $@
+
+sources: $(SOURCE_STAMPS)
+
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP)
+test: $(STAMP) $(SOURCE_STAMPS)
 	$(BIN)/pytest
 
 emulator: $(STAMP)
