@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Real Airbyte sources (and PyAirbyte) for the chaining tests, each in its own venv: their pinned dependencies
-# (older airbyte-cdk, pydantic 1, pandas...) would clash with ours. uv installs the three in well under a minute.
+# (older airbyte-cdk, pydantic 1, pandas...) would clash with ours. uv installs the three in under a minute.
 UV_VERSION := 0.13.9
 SOURCES := .venv-sources
 SOURCE_STAMPS := $(SOURCES)/faker/.installed $(SOURCES)/file/.installed $(SOURCES)/pyairbyte/.installed
@@ -19,10 +19,11 @@ $(STAMP): setup.py
 
 install: $(STAMP)
 
-$(BIN)/uv: $(STAMP)
+$(BIN)/uv: | $(STAMP)
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 
-$(SOURCES)/%/.installed: integration_tests/chaining/requirements/%.txt $(BIN)/uv
+# Pins in integration_tests/chaining/requirements/; airbyte-source-file needs Python below 3.12.
+$(SOURCES)/%/.installed: integration_tests/chaining/requirements/%.txt | $(BIN)/uv
 	rm -rf $(SOURCES)/$*
 	$(BIN)/uv venv --quiet --no-python-downloads --python $(PYTHON) $(SOURCES)/$*
 	$(BIN)/uv pip install --quiet --native-tls --python $(SOURCES)/$*/bin/python -r $<
