@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 SOURCES := .venv-sources
 SOURCE_STAMPS := $(SOURCES)/faker/.installed $(SOURCES)/file/.installed $(SOURCES)/pyairbyte/.installed
 
-.PHONY: install sources demo test emulator benchmark spec
+.PHONY: install sources demo test emulator benchmark spec images
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(SOURCE_STAMPS)
 	$(BIN)/pytest
+	$(BIN)/python scripts/suite_on_one_server.py
 
 emulator: $(STAMP)
 	$(BIN)/listmonk-emulator
@@ -45,3 +46,7 @@ benchmark: $(STAMP)
 
 spec: $(STAMP)
 	$(BIN)/python -m destination_listmonk.config
+
+# Both connector images, with podman and no registry (Debian, as root): see docs/images.md.
+images:
+	scripts/build_images.sh

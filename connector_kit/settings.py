@@ -17,6 +17,12 @@ CONNECTION_FIELDS = ("url", "username", "token", "auth_method", "verify_tls")
 
 # `check` should answer in seconds, so it retries little; a sync retries with the full budget.
 CHECK_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_elapsed=10.0)
+# How long a sync waits, per call, for a listmonk that is unreachable or restarting: past a minute's restart.
+RETRY_BUDGET_SECONDS = 120
+RETRY_BUDGET_DESCRIPTION = (
+    "How long a call waits for a listmonk that is unreachable, restarting or pushing back (connection refused or "
+    "reset, 429, 502, 503, 504) before the sync fails with a transient error, which Airbyte retries."
+)
 
 Settings = TypeVar("Settings", bound="ConnectionSettings")
 

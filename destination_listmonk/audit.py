@@ -92,12 +92,21 @@ class Audit:
         """Undoes the outcome count of a plan whose writes listmonk refused (the record is rejected instead)."""
         self._count(plan, -1)
 
+    def landed(self, written: Plan, replanned: Plan) -> None:
+        """A write listmonk lost track of (an import it forgot by restarting) had landed after all: planned again
+        it needs nothing, and it counts as the write it was."""
+        self._count(replanned, -1)
+        self._count(written, +1)
+
     def _count(self, plan: Plan, delta: int) -> None:
         attribute = _OUTCOME_COUNTERS[plan.outcome]
         setattr(self.summary, attribute, getattr(self.summary, attribute) + delta)
 
     def info(self, message: str, **fields: Any) -> None:
         self._emit({"event": message, **fields})
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self._emit({"event": message, **fields}, Level.WARN)
 
     def progress(self) -> None:
         now = time.monotonic()

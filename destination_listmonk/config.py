@@ -10,7 +10,9 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connector_kit.settings import CONNECTION_FIELDS, ConnectionSettings
+from connector_kit.settings import (
+    CONNECTION_FIELDS, RETRY_BUDGET_DESCRIPTION, RETRY_BUDGET_SECONDS, ConnectionSettings,
+)
 from connector_kit.spec_schema import airbyte_schema
 from destination_listmonk import paths
 
@@ -267,6 +269,13 @@ class Advanced(BaseModel):
         json_schema_extra={"order": 3},
     )
 
+    retry_budget_seconds: int = Field(
+        RETRY_BUDGET_SECONDS, ge=1, le=3600, title="Wait for listmonk (seconds)",
+        description=RETRY_BUDGET_DESCRIPTION + " A listmonk restarted mid-sync is waited for, and the batch it "
+        "interrupted is planned again.",
+        json_schema_extra={"order": 5},
+    )
+
     @field_validator("snapshot_lookup", mode="before")
     @classmethod
     def _snapshot_switch(cls, value: Any) -> Any:
@@ -411,7 +420,7 @@ def connection_specification() -> dict[str, Any]:
 def spec_document() -> dict[str, Any]:
     return {
         "documentationUrl": DOCS_URL,
-        "supported_destination_sync_modes": ["append", "append_dedup", "overwrite", "soft_delete"],
+        "supported_destination_sync_modes": ["append", "append_dedup", "overwrite", "soft_delete", "update"],
         "supportsIncremental": True,
         "connectionSpecification": connection_specification(),
     }

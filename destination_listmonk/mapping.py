@@ -36,14 +36,15 @@ class Desired:
     status: Optional[str] = None
     lists: Optional[tuple[ListIntent, ...]] = None
     deleted: bool = False
+    stream: int = 0  # which of the write's stream settings (activation.Routes) its record came through
 
     def __init__(self, position: int, key: str, email: Optional[str] = None, name: Optional[str] = None,
                  attribs: Optional[dict[str, Any]] = None, status: Optional[str] = None,
-                 lists: Optional[tuple[ListIntent, ...]] = None, deleted: bool = False) -> None:
+                 lists: Optional[tuple[ListIntent, ...]] = None, deleted: bool = False, stream: int = 0) -> None:
         # The generated __init__ of a frozen dataclass sets each field through object.__setattr__: a third of
         # mapping a record. Filling the instance dict directly is twice as fast; assignment still raises.
         self.__dict__.update(position=position, key=key, email=email, name=name, attribs=attribs, status=status,
-                             lists=lists, deleted=deleted)
+                             lists=lists, deleted=deleted, stream=stream)
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,9 @@ def normalise_email(value: Any) -> str:
 
 
 class RecordMapper:
-    def __init__(self, config: DestinationConfig, directory: ListDirectory) -> None:
+    def __init__(self, config: DestinationConfig, directory: ListDirectory, stream: int = 0) -> None:
         self._config = config
+        self._stream = stream
         self._mapping = config.mapping
         self._directory = directory
         self._email_path = paths.parse(self._mapping.email_field)
@@ -114,7 +116,7 @@ class RecordMapper:
                 raise RecordError(f"no email at '{self._mapping.email_field}'")
         name, status, lists = self._name(record), self._status(record), self._lists(record)
         # Positional, in field order: keyword arguments cost a tenth of mapping a record.
-        return Desired(position, key, email, name, attribs, status, lists, deleted)
+        return Desired(position, key, email, name, attribs, status, lists, deleted, self._stream)
 
     def _name(self, record: Mapping[str, Any]) -> Optional[str]:
         template = self._mapping.name_template

@@ -6,23 +6,28 @@ from __future__ import annotations
 import time
 from typing import Iterable, Iterator, Optional, Union
 
-from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, DestinationSyncMode, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, FailureType, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from destination_listmonk.activation import Routes
 from destination_listmonk.audit import Audit
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.config import Capability, DestinationConfig
+from destination_listmonk.input_messages import InputItem, UnreadableLine
 from destination_listmonk.lookup import SubscriberLookup
-from destination_listmonk.mapping import Desired, RecordMapper, Rejected
+from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.operations import Plan
-from destination_listmonk.protection import Rules, plan
+from destination_listmonk.protection import plan
 from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
+from destination_listmonk.state_counts import StateRecordCounts
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError
 from listmonk_client.models import SubscriberState
 
 MIN_RECORDS_FOR_RATIO = 100
+# Imports lost to listmonk restarts one after the other before the sync gives up for Airbyte to retry later.
+MAX_LOST_IMPORTS_IN_A_ROW = 5
 
 
 class SubscriberSync:
@@ -30,30 +35,26 @@ class SubscriberSync:
         self,
         config: DestinationConfig,
         client: ListmonkClient,
-        mapper: RecordMapper,
-        rules: Rules,
-        catalog: ConfiguredAirbyteCatalog,
+        routes: Routes,
         audit: Audit,
     ) -> None:
         self._config = config
-        self._mapper = mapper
-        self._rules = rules
+        self._routes = routes
         self._audit = audit
         self._lookup = SubscriberLookup(
             client, config.match_key, config.advanced.lookup_keys_per_call, config.advanced.concurrency
         )
         bulk = BulkImporter(client) if config.advanced.bulk_import and not config.dry_run else None
         self._writer = Writer(client, config.advanced.concurrency, bulk)
-        self._soft_delete_streams = {
-            (s.stream.namespace, s.stream.name)
-            for s in catalog.streams
-            if s.destination_sync_mode == DestinationSyncMode.soft_delete
-        }
         self._buffer: list[Union[Desired, Rejected]] = []
         self._held_states: list[AirbyteMessage] = []
         self._ready_states: list[AirbyteMessage] = []
+        self._state_counts = StateRecordCounts()
         self._position = 0
         self._client = client
+        # The records of writes listmonk may still lose to a restart (a running import), to plan them again.
+        self._unsettled: dict[int, Desired] = {}
+        self._lost_imports_in_a_row = 0
         self._snapshot: Optional[Snapshot] = None
         self._loader: Optional[SnapshotLoader] = None
         self._loader_started_after = 0  # records seen when the export started
@@ -62,56 +63,63 @@ class SubscriberSync:
         )
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
         # rewrite nulls: the export has neither lists nor a way to tell a null from a missing key.
-        self._unchanged_shortcut = (
-            config.null_values == "skip"
-            and config.mapping.lists_field is None
-            and not (Capability.LISTS in config.capabilities and config.target_lists)
+        self._unchanged_shortcut = config.null_values == "skip" and all(
+            c.mapping.lists_field is None and not (Capability.LISTS in r.capabilities and c.target_lists)
+            for c, r in zip(routes.configs, routes.rules)
         )
 
-    def run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    def run(self, messages: Iterable[InputItem]) -> Iterator[AirbyteMessage]:
         try:
             yield from self._run(messages)
         finally:
             if self._loader is not None:  # the sync ended (or failed) before it needed the export
                 self._loader.cancel()
 
-    def _run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    def _run(self, messages: Iterable[InputItem]) -> Iterator[AirbyteMessage]:
         for message in messages:
-            if message.type == Type.RECORD and message.record is not None:
+            if isinstance(message, UnreadableLine):
+                self._buffer.append(Rejected(self._next_position(), message.reason))
+            elif message.type == Type.RECORD and message.record is not None:
                 record = message.record
-                self._position += 1
-                self._audit.summary.records += 1
-                soft_delete = (record.namespace, record.stream) in self._soft_delete_streams
-                self._buffer.append(self._mapper.map(record.data, self._position, soft_delete))
-                if len(self._buffer) >= self._config.advanced.batch_size:
-                    # A bulk import may still run when this returns: the next batch is read meanwhile.
-                    yield from self._flush(settle=False)
+                self._state_counts.record(record.namespace, record.stream)
+                self._buffer.append(self._routes.map(record, self._next_position()))
             elif message.type == Type.STATE:
+                self._state_counts.stamp(message)
                 yield from self._flush(settle=False)
                 # Passed on once every record before it is committed: at once, or, while an import still runs,
                 # once it has finished (at the latest when the next batch is planned), so that the next batch is
                 # read and looked up meanwhile.
                 self._held_states.append(message)
                 yield from self._flush(settle=not self._writer.busy())
+                continue
+            if len(self._buffer) >= self._config.advanced.batch_size:
+                # A bulk import may still run when this returns: the next batch is read meanwhile.
+                yield from self._flush(settle=False)
         yield from self._flush(settle=True)
         self._audit.finish()
         yield from self._audit.drain()
+
+    def _next_position(self) -> int:
+        """Counts one input record, or one input line that should have been one."""
+        self._position += 1
+        self._audit.summary.records += 1
+        return self._position
 
     def _flush(self, settle: bool) -> Iterator[AirbyteMessage]:
         if self._buffer:
             batch, self._buffer = self._buffer, []
             latest, plans = self._plan_batch(batch)
             # Planning waited for the previous import: the STATEs it held go out before this batch's writes,
-            # which may fail.
-            self._enforce_rejection_policy()
+            # which may fail. The audit goes out first, so a policy failure comes after its reasons.
             yield from self._audit.drain()
+            self._enforce_rejection_policy()
             yield from self._pass_ready_states()
             self._write_batch(latest, plans)
             self._audit.progress()
         if settle:
             self._settle()
-        self._enforce_rejection_policy()
         yield from self._audit.drain()
+        self._enforce_rejection_policy()
         yield from self._pass_ready_states()
 
     def _pass_ready_states(self) -> Iterator[AirbyteMessage]:
@@ -119,11 +127,41 @@ class SubscriberSync:
         yield from ready
 
     def _settle(self) -> None:
-        for failed_plan, reason in self._writer.settle():
-            self._refused(failed_plan, reason)
+        while True:
+            for failed_plan, reason in self._writer.settle():
+                self._refused(failed_plan, reason)
+            if not self._redo_lost_writes():
+                break
+        self._unsettled.clear()
         # Every write is done now, the import included: every STATE held so far follows committed records only.
         self._ready_states.extend(self._held_states)
         self._held_states.clear()
+
+    def _redo_lost_writes(self) -> bool:
+        """Plans again, from a fresh lookup, the records of imports listmonk lost by restarting, and writes them:
+        some of their rows may have landed, and the rules must see what listmonk holds now. Whether there were any."""
+        lost = self._writer.take_interrupted()
+        if not lost:
+            self._lost_imports_in_a_row = 0
+            return False
+        self._lost_imports_in_a_row += 1
+        if self._lost_imports_in_a_row > MAX_LOST_IMPORTS_IN_A_ROW:
+            raise AirbyteTracedException(
+                message=f"listmonk lost {MAX_LOST_IMPORTS_IN_A_ROW} imports in a row (it kept restarting); nothing "
+                "after the last STATE is counted as written, and the next attempt plans it again.",
+                failure_type=FailureType.transient_error,
+            )
+        self._audit.warning("listmonk lost a running import (it restarted); its records are planned again",
+                            records=len(lost))
+        for written in lost:
+            self._audit.unplanned(written)
+        replanned = self._plan([self._unsettled[p.position] for p in lost])
+        by_position = {p.position: p for p in lost}
+        for again in replanned:
+            if not again.ops and by_position[again.position].ops:
+                self._audit.landed(by_position[again.position], again)
+        self._write_and_resolve(replanned, self._unsettled)
+        return True
 
     def _refused(self, failed_plan: Plan, reason: str) -> None:
         """listmonk refused a planned write: the record is rejected rather than counted as written."""
@@ -154,15 +192,21 @@ class SubscriberSync:
             for planned in plans:
                 if planned.ops:
                     written.add(planned.key)
+        self._unsettled.update((item.position, item) for item in latest.values())
+        self._write_and_resolve(plans, self._unsettled)
+        self._redo_lost_writes()  # an import of the batch that listmonk lost while the next one was started
+
+    def _write_and_resolve(self, plans: list[Plan], desired: dict[int, Desired]) -> None:
+        """Writes `plans` (of the records in `desired`, by position); refusals become rejections, and records
+        someone else created meanwhile are planned again, once."""
         result = self._write(plans)
         for failed_plan, reason in result.rejected:
             self._refused(failed_plan, reason)
         if result.conflicts:
             # Created by someone else since the lookup: plan again against what listmonk now holds, once.
-            by_key = {d.key: d for d in latest.values()}
             for conflict in result.conflicts:
                 self._audit.unplanned(conflict)
-            retry = self._plan([by_key[c.key] for c in result.conflicts])
+            retry = self._plan([desired[c.position] for c in result.conflicts])
             second = self._write(retry)
             for failed_plan, reason in second.rejected:
                 self._refused(failed_plan, reason)
@@ -191,8 +235,8 @@ class SubscriberSync:
         if self._loader is None:
             if not self._snapshot_policy.start_due(seen, count_held):
                 return
-            compare_name = bool(self._config.mapping.name_field or self._config.mapping.name_template)
-            compare_status = self._config.mapping.status_field is not None
+            compare_name = any(c.mapping.name_field or c.mapping.name_template for c in self._routes.configs)
+            compare_status = any(c.mapping.status_field is not None for c in self._routes.configs)
             self._loader = SnapshotLoader(self._client, compare_name, compare_status)
             self._loader_started_after = seen
             # The import still running may change its subscribers after the export has read them.
@@ -203,10 +247,12 @@ class SubscriberSync:
         loader, self._loader = self._loader, None
         try:
             self._snapshot = loader.result()
-        except (ListmonkError, MalformedExport) as error:
+        except Exception as error:  # whatever broke the export, the sync goes on without it
             # The export only saves lookups: without it every record is looked up, as with `never`.
             self._snapshot_policy.give_up()
-            self._audit.info("export snapshot unusable, every record is looked up", reason=str(error))
+            known = isinstance(error, (ListmonkError, MalformedExport))
+            reason = str(error) if known else f"{type(error).__name__}: {error}"
+            self._audit.warning("export snapshot unusable, every record is looked up", reason=reason)
             return
         self._audit.info("export snapshot loaded", subscribers=len(self._snapshot),
                          started_after_records=self._loader_started_after, after_records=seen,
@@ -255,7 +301,7 @@ class SubscriberSync:
             if isinstance(found, str):
                 self._audit.rejected(item.position, found, item.key)
                 continue
-            result = plan(item, found, self._rules)
+            result = plan(item, found, self._routes.rules_of(item))
             self._audit.planned(result)
             plans.append(result)
         return plans

@@ -1,6 +1,8 @@
 """The listmonk the end-to-end tests talk to: a real one when LISTMONK_URL, LISTMONK_USER and LISTMONK_TOKEN
-are set, else the local listmonk-compatible server. Tests isolate themselves (own lists, own email domain), so
-the same suite runs unchanged against both; tests that need the emulator's admin API are skipped on a real one."""
+are set, else the local listmonk-compatible server. Tests isolate themselves (own lists, own email domain, own
+attribute-key values: see harness.key_of) and set listmonk up only with calls the server has (harness.change_in_listmonk),
+so the same suite runs unchanged against both, again and again; tests that need the emulator's admin API are skipped
+on a real one. scripts/suite_on_one_server.py checks that on every `make test`."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def preflight(
 
     if list_ids or list_names:
         try:
-            lists = list(client.iter_lists())
+            lists = client.all_lists()
         except PermissionDenied as error:
             report.problems.append(_permission_message(error, "read lists"))
         except ListmonkError as error:

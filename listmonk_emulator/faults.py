@@ -3,8 +3,10 @@
 Spec keys (all optional): `latency_ms`; `status` + `count` (+ `retry_after` seconds) to answer the
 next N matching calls with that status; `resets` to drop the next N matching connections without
 a response (TCP RST); `fail_after_writes` + `fail_status` so that non-GET call N+1 onward fails;
-`import_delay_ms` holds every CSV import that long before it writes (a slow import on a busy server).
-`method` and `path_prefix` narrow which calls `status` and `resets` apply to.
+`import_delay_ms` holds every CSV import that long before it writes (a slow import on a busy server);
+`restart_after` + `restart_down_ms`: after N matching calls, the next one restarts the server (see
+EmulatorHTTPServer.restart): its connection drops unanswered, and connections are refused for that long.
+`method` and `path_prefix` narrow which calls `status`, `resets` and `restart_after` apply to.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ _DEFAULTS: dict[str, Any] = {
     "fail_after_writes": None,
     "fail_status": 500,
     "import_delay_ms": 0,
+    "restart_after": None,
+    "restart_down_ms": 2000,
 }
 
 
@@ -73,6 +77,17 @@ class Faults:
                 self._spec["resets"] -= 1
                 return True
             return False
+
+    def take_restart(self, method: str, path: str) -> Optional[float]:
+        """Seconds to stay down when this call is the one that restarts the server, else None."""
+        with self._lock:
+            if self._spec["restart_after"] is None or not self._matches(method, path):
+                return None
+            if self._spec["restart_after"] > 0:
+                self._spec["restart_after"] -= 1
+                return None
+            self._spec["restart_after"] = None
+            return float(self._spec["restart_down_ms"]) / 1000.0
 
     def take_status(self, method: str, path: str) -> Optional[InjectedStatus]:
         """A queued error status, else the fail-after-N-writes status, else None."""

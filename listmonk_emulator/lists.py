@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Optional
 
 import psycopg
 from werkzeug.wrappers import Response
@@ -17,9 +17,11 @@ _FIELDS = {"name": "string", "type": "string", "optin": "string", "tags": "[]str
 _ORDER_COLUMNS = frozenset({"name", "status", "created_at", "updated_at"})
 
 
-def _tags(value: Any) -> list[str]:
-    # listmonk turns spaces into dashes and keeps case ("Sync Tag" -> "Sync-Tag").
-    return ["-".join(str(t).split()) for t in (value or []) if str(t).strip()]
+def _tags(value: Any) -> Optional[list[str]]:
+    # listmonk turns spaces into dashes and keeps case ("Sync Tag" -> "Sync-Tag"), and stores no tags as NULL
+    # (Go's nil slice): the list itself shows `[]`, the copy nested in a subscriber shows `null`.
+    tags = ["-".join(str(t).split()) for t in (value or []) if str(t).strip()]
+    return tags or None
 
 
 def query_lists(ctx: Ctx) -> Response:
@@ -35,8 +37,8 @@ def query_lists(ctx: Ctx) -> Response:
         column = args.get("order_by", "")
         column = column if column in _ORDER_COLUMNS else "id"
         direction = "ASC" if args.get("order", "").lower() == "asc" else "DESC"
-        # listmonk's query-lists pages inside an unordered CTE (physical, i.e. id, order) and
-        # sorts only the page it cut: page 2 of `per_page=1` is list 2 even in "newest first".
+        # listmonk's query-lists cuts the page inside an unordered CTE (PostgreSQL's physical order, where
+        # an updated list moves to the end) and sorts only that page: `order_by` never reaches across pages.
         where = """WHERE (%(q)s = '' OR name ILIKE '%%' || %(q)s || '%%')
                    AND (%(type)s = '' OR type::TEXT = %(type)s)
                    AND (%(optin)s = '' OR optin::TEXT = %(optin)s)"""
@@ -44,7 +46,7 @@ def query_lists(ctx: Ctx) -> Response:
                   "offset": offset, "limit": per_page}
         rows = fetch_all(
             conn,
-            f"""SELECT * FROM (SELECT * FROM lists {where} ORDER BY id
+            f"""SELECT * FROM (SELECT * FROM lists {where}
                                OFFSET %(offset)s LIMIT (CASE WHEN %(limit)s < 1 THEN NULL ELSE %(limit)s END)) ls
                 ORDER BY {column} {direction}, id {direction}""",
             params,

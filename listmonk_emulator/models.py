@@ -65,7 +65,7 @@ def _subscription_json(row: dict[str, Any]) -> dict[str, Any]:
         "type": row["type"],
         "optin": row["optin"],
         "status": row["status"],
-        "tags": list(row["tags"] or []),
+        "tags": None if row["tags"] is None else list(row["tags"]),
         "description": row["description"],
         "created_at": ts_pg(row["created_at"]),
         "updated_at": ts_pg(row["updated_at"]),

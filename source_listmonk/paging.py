@@ -111,6 +111,7 @@ def newest_subscription_change(client: ListmonkClient) -> Optional[datetime]:
 
 
 def newest_list_change(client: ListmonkClient) -> Optional[datetime]:
-    body = client.request("GET", "/api/lists", params={"order_by": "updated_at", "order": "desc", "page": 1, "per_page": 1})
-    rows = ((body or {}).get("data") or {}).get("results") or []
-    return parse_optional_ts(rows[0].get("updated_at")) if rows else None
+    """max(lists.updated_at), over every list: listmonk cuts a page of lists before it sorts it, so no
+    `order_by=updated_at&per_page=1` page is sure to hold the newest (an import into a list moves it)."""
+    stamps = (parse_optional_ts(found.updated_at) for found in client.all_lists())
+    return max((stamp for stamp in stamps if stamp is not None), default=None)

@@ -22,4 +22,4 @@ def test_given_fresh_install_when_scenario_replayed_then_every_response_matches(
 
 
 def test_fixture_copies_are_present() -> None:
-    assert len(scenario_files()) >= 19
+    assert len(scenario_files()) >= 20

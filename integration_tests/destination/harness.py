@@ -118,3 +118,25 @@ def subscribers_of(client: ListmonkClient, domain: str) -> dict[str, Subscriber]
 
 def subscriptions(subscriber: Subscriber) -> dict[int, str]:
     return {s.id: s.subscription_status for s in subscriber.lists}
+
+
+def change_in_listmonk(client: ListmonkClient, subscriber_id: int, fields: dict[str, Any]) -> None:
+    """A change someone makes in listmonk, with the calls that server has: PATCH from v6.1 (attributes merged
+    one level deep), else PUT with the whole record so that nothing else is lost (listmonk v5 has no PATCH)."""
+    if client.server_info().supports_patch:
+        client.patch_subscriber(subscriber_id, fields)
+        return
+    held = client.get_subscriber(subscriber_id)
+    client.put_subscriber(subscriber_id, {
+        "email": held.email,
+        "name": fields.get("name", held.name),
+        "status": fields.get("status", held.status),
+        "attribs": {**held.attribs, **fields.get("attribs", {})},
+        "lists": [subscription.id for subscription in held.lists],
+        "preconfirm_subscriptions": False,
+    })
+
+
+def key_of(domain: str, name: str) -> str:
+    """An attribute-key value no other test and no earlier run holds: the server may keep every run's data."""
+    return f"{name}.{domain}"

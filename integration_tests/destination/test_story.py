@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration_tests.destination.harness import config, subscribers_of, subscriptions, with_states, write
+from integration_tests.destination.harness import (
+    change_in_listmonk,
+    config,
+    subscribers_of,
+    subscriptions,
+    with_states,
+    write,
+)
 from listmonk_client.client import ListmonkClient
 
 CONTACTS = 1000
@@ -51,9 +58,9 @@ def test_profiles_only_resync_follows_the_crm_and_keeps_consent(listmonk: Any, c
     client.change_subscriptions(unsubscribed, "unsubscribe", [news.id])
     client.blocklist_subscribers(blocklisted)
     for subscriber_id in disabled:
-        client.patch_subscriber(subscriber_id, {"status": "disabled"})
+        change_in_listmonk(client, subscriber_id, {"status": "disabled"})
     for subscriber_id in scored:
-        client.patch_subscriber(subscriber_id, {"attribs": {"engagement": 42}})
+        change_in_listmonk(client, subscriber_id, {"attribs": {"engagement": 42}})
 
     # 3. In the CRM: 200 renamed (some of them among the people above), 100 change plan, everyone is sent
     #    with status "enabled", 100 new contacts.

@@ -76,3 +76,24 @@ def test_only_the_requested_streams_are_read(emulator: EmulatorServer) -> None:
     assert set(result.records) == {"lists", "campaigns"}
     assert {row["id"] for row in result.records["lists"]} == {1, 2}
     assert {"views", "clicks", "bounces", "sent"} <= set(result.records["campaigns"][0])
+
+
+def test_given_an_import_into_a_list_when_read_twice_without_change_then_second_read_emits_nothing(
+    emulator: EmulatorServer, admin: ListmonkClient
+) -> None:
+    # An import moves its list's updated_at after the subscribers it wrote, and listmonk cuts a page of lists
+    # before sorting it: the read's high-water mark must still see that list.
+    emulator.seed(200, list_ids=(1, 2))
+    imported = admin.create_list("Imported")
+    rows = "\n".join(f"imported{i}@example.com,Imported {i},{{}}" for i in range(300))
+    admin.start_import({"mode": "subscribe", "subscription_status": "confirmed", "delim": ",",
+                        "lists": [imported.id], "overwrite": False}, "email,name,attributes\n" + rows + "\n")
+    assert admin.wait_for_import().status == "finished"
+    cfg = config(emulator, page_size=400)
+    cat = catalog("subscribers", "subscriptions")
+
+    first = read(cfg, cat)
+    assert sum(row["list_id"] == imported.id for row in first.records["subscriptions"]) == 300
+
+    second = read(cfg, cat, first.final_state())
+    assert second.records == {}

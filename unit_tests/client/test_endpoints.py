@@ -184,6 +184,35 @@ def test_profile_lists_the_api_users_permissions(server: FakeListmonk, client: L
 # -- lists ----------------------------------------------------------------------------------
 
 
+def sliced_then_sorted(rows: list[dict], moved_after_first_request: int) -> Callable[[Received], Reply]:
+    """listmonk's `query-lists`: a page is cut from the table's physical order and only then sorted; after the
+    first request, list `moved_after_first_request` is updated (an import into it) and moves to the end."""
+    physical = list(rows)
+
+    def respond(request: Received) -> Reply:
+        per_page = request.query.get("per_page", ["20"])[0]
+        number = int(request.query.get("page", ["1"])[0])
+        size = len(physical) if per_page == "all" else int(per_page)
+        chunk = sorted(physical[(number - 1) * size : number * size], key=lambda row: row["id"])
+        moved = next(row for row in physical if row["id"] == moved_after_first_request)
+        physical.remove(moved)
+        physical.append(moved)
+        return page(chunk or None, total=len(physical), page_no=number, per_page=size)
+
+    return respond
+
+
+def test_given_a_list_moved_by_an_import_while_lists_are_read_then_every_list_comes_once(
+    server: FakeListmonk, client: ListmonkClient
+) -> None:
+    lists = [mailing_list(i, f"List {i}") for i in range(1, 251)]
+    server.script("GET", "/api/lists", sliced_then_sorted(lists, moved_after_first_request=5))
+
+    found = [found_list.id for found_list in client.all_lists()]
+
+    assert found == list(range(1, 251))
+
+
 def test_finding_a_list_by_name_matches_the_exact_name_only(server: FakeListmonk, client: ListmonkClient) -> None:
     server.script("GET", "/api/lists", page([mailing_list(4, "CRM sync"), mailing_list(3, "crm"), mailing_list(9, "CRM")]))
 

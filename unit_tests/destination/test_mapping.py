@@ -45,8 +45,8 @@ def test_desired_is_a_frozen_value() -> None:
     assert by_position == by_keyword and vars(by_position) == vars(by_keyword)
     assert repr(by_position) == (
         "Desired(position=3, key='k', email='a@example.com', name='Ann', attribs={'plan': 'pro'}, status='enabled', "
-        "lists=(ListIntent(list_id=1, status='confirmed'),), deleted=True)")
-    assert Desired(1, "k") == Desired(1, "k", None, None, None, None, None, False)
+        "lists=(ListIntent(list_id=1, status='confirmed'),), deleted=True, stream=0)")
+    assert Desired(1, "k") == Desired(1, "k", None, None, None, None, None, False, 0)
     assert hash(Desired(1, "k")) == hash(Desired(1, "k"))
     assert dataclasses.replace(by_position, name="Bea").name == "Bea" and by_position.name == "Ann"
     with pytest.raises(dataclasses.FrozenInstanceError):
