@@ -26,6 +26,7 @@ from typing import Any, Optional, Sequence, Union
 import orjson
 
 from destination_listmonk.operations import CreateSubscriber, Plan, RewriteProfile
+from destination_listmonk.timings import Timings
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError, RequestRejected
 
@@ -91,8 +92,9 @@ class BulkImporter:
     `in_flight` names); `settle` waits for it, and the sync calls it before any write, STATE or lookup that must
     see its result."""
 
-    def __init__(self, client: ListmonkClient) -> None:
+    def __init__(self, client: ListmonkClient, timings: Optional[Timings] = None) -> None:
         self._client = client
+        self._timings = timings or Timings()
         self._pending: Optional[_PendingImport] = None
 
     def submit(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
@@ -123,6 +125,10 @@ class BulkImporter:
         if self._pending is None:
             return []
         pending, self._pending = self._pending, None
+        with self._timings.span("import_wait"):
+            return self._finished(pending)
+
+    def _finished(self, pending: _PendingImport) -> list[tuple[Plan, str]]:
         status = self._client.wait_for_import()
         if status.status != "finished":
             raise RequestRejected(
@@ -159,7 +165,8 @@ class BulkImporter:
             "overwrite_subscription_status": False,
         }
         file_name = f"airbyte-{uuid.uuid4().hex[:12]}.csv"
-        self._start(params, buffer.getvalue(), file_name)
+        with self._timings.span("import_upload"):
+            self._start(params, buffer.getvalue(), file_name)
         return _PendingImport(members, file_name)
 
     def _start(self, params: dict[str, object], csv_text: str, file_name: str) -> None:

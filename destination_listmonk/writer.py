@@ -11,6 +11,7 @@ from typing import Callable, Literal, Optional, Sequence, TypeVar
 
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.pacing import AdaptiveConcurrency
+from destination_listmonk.timings import Timings
 from destination_listmonk.operations import (
     BlocklistSubscriber,
     ChangeSubscriptions,
@@ -37,8 +38,12 @@ _ById = TypeVar("_ById", BlocklistSubscriber, DeleteSubscriber)  # the operation
 
 
 class Writer:
-    def __init__(self, client: ListmonkClient, concurrency: int, bulk: Optional[BulkImporter] = None) -> None:
+    def __init__(
+        self, client: ListmonkClient, concurrency: int, bulk: Optional[BulkImporter] = None,
+        timings: Optional[Timings] = None,
+    ) -> None:
         self._client = client
+        self._timings = timings or Timings()
         self.concurrency = AdaptiveConcurrency(concurrency)
         self._bulk = bulk
 
@@ -86,14 +91,18 @@ class Writer:
             result.rejected.extend(skipped_rows)
             failed.update(plan.position for plan, _ in skipped_rows)
         rest = [p for p in plans if p.position not in imported]
-        self._parallel(create, [p for p in rest if p.ops and isinstance(p.ops[0], CreateSubscriber)])
-        self._parallel(profile, [p for p in rest if any(isinstance(o, _PROFILE_WRITES) for o in p.ops)])
+        with self._timings.span("other_writes", 0):
+            self._parallel(create, [p for p in rest if p.ops and isinstance(p.ops[0], CreateSubscriber)])
+        profiles = [p for p in rest if any(isinstance(o, _PROFILE_WRITES) for o in p.ops)]
+        with self._timings.span("profile_calls", len(profiles)):
+            self._parallel(profile, profiles)
 
-        survivors = [p for p in plans if p.position not in failed]
-        self._change_subscriptions(survivors, created, result, failed)
-        survivors = [p for p in survivors if p.position not in failed]
-        self._grouped_ids(survivors, BlocklistSubscriber, self._client.blocklist_subscribers, result, failed)
-        self._grouped_ids(survivors, DeleteSubscriber, self._client.delete_subscribers, result, failed)
+        with self._timings.span("other_writes", 0):
+            survivors = [p for p in plans if p.position not in failed]
+            self._change_subscriptions(survivors, created, result, failed)
+            survivors = [p for p in survivors if p.position not in failed]
+            self._grouped_ids(survivors, BlocklistSubscriber, self._client.blocklist_subscribers, result, failed)
+            self._grouped_ids(survivors, DeleteSubscriber, self._client.delete_subscribers, result, failed)
         return result
 
     def busy(self) -> bool:
