@@ -125,9 +125,11 @@ class SubscriberSync:
         ready, self._ready_states = self._ready_states, []
         yield from ready
 
-    def _settle(self) -> None:
-        for failed_plan, reason in self._writer.settle():
+    def _settle(self, everything: bool = True) -> None:
+        for failed_plan, reason in self._writer.settle(everything):
             self._refused(failed_plan, reason)
+        if self._writer.busy():  # rows still gathered for a later import
+            return
         # Every write is done now, the import included: every STATE held so far follows committed records only.
         for message, held_since in self._held_states:
             self._timings.state_released(held_since)
@@ -179,16 +181,17 @@ class SubscriberSync:
                 self._refused(conflict, "the email already belongs to another subscriber")
 
     def _plan_around_running_import(self, desired: list[Desired]) -> list[Plan]:
-        """Looks up and plans, while the previous batch's import still runs, every record that import cannot
-        have touched (neither its key nor its email is in it); the others once it has finished, so that every
-        lookup sees listmonk's state. Writes start only after it has finished."""
+        """Looks up and plans, while the previous batch's import still runs, every record that import (or the rows
+        gathered for the next one) cannot have touched (neither its key nor its email is in it); the others once
+        listmonk holds those rows, so that every lookup sees listmonk's state. Writes start only after the running
+        import has finished."""
         keys, emails = self._writer.in_flight()
         now: list[Desired] = []
         later: list[Desired] = []
         for item in desired:
             (later if item.key in keys or item.email in emails else now).append(item)
         plans = self._plan(now)
-        self._settle()
+        self._settle(everything=bool(later))
         if later:
             plans = sorted(plans + self._plan(later), key=lambda p: p.position)
         return plans

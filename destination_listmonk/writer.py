@@ -106,16 +106,19 @@ class Writer:
         return result
 
     def busy(self) -> bool:
-        """Whether a write may still be running on listmonk (a bulk import); every other write is done."""
+        """Whether a write may still be running on listmonk or be gathered for an import; every other is done."""
         return self._bulk is not None and self._bulk.busy()
 
     def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Keys and emails of the subscribers a still-running write (a bulk import) may be changing."""
+        """Keys and emails of the subscribers a still-running or gathered write (a bulk import) may be changing."""
         return self._bulk.in_flight() if self._bulk is not None else (frozenset(), frozenset())
 
-    def settle(self) -> list[tuple[Plan, str]]:
-        """Waits for writes still running on listmonk (a bulk import); returns the records it refused."""
-        return self._bulk.settle() if self._bulk is not None else []
+    def settle(self, everything: bool = True) -> list[tuple[Plan, str]]:
+        """Waits for writes still running on listmonk (a bulk import), and with `everything` first sends the rows
+        gathered for a later import; returns the records listmonk refused."""
+        if self._bulk is None:
+            return []
+        return self._bulk.settle() if everything else self._bulk.wait()
 
     def _parallel(self, work: Callable[[Plan], None], plans: list[Plan]) -> None:
         if not plans:
