@@ -92,7 +92,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 figures, _ = read(workdir, cfg, "subscribers", incremental=False)
                 rows.append({"page_size": size, **figures})
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-            cfg = {**target, "page_size": sizes[-1]}
+            cfg = {**target, "page_size": sizes[-1], "lookback_seconds": 0}
             _, states = read(workdir, cfg, "subscriptions", incremental=True)
             figures, _ = read(workdir, cfg, "subscriptions", incremental=True, state=states)
             rows.append({"page_size": sizes[-1], "read": "again, nothing changed", **figures})
