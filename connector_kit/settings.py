@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any, Literal, Optional, TypeVar
@@ -17,8 +18,16 @@ CONNECTION_FIELDS = ("url", "username", "token", "auth_method", "verify_tls")
 
 # `check` should answer in seconds, so it retries little; a sync retries with the full budget.
 CHECK_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_elapsed=10.0)
+# How long a sync waits, per call, for a listmonk that is unreachable or restarting: past a minute's restart.
+RETRY_BUDGET_SECONDS = 120
+RETRY_BUDGET_DESCRIPTION = (
+    "How long a call waits for a listmonk that is unreachable, restarting or pushing back (connection refused or "
+    "reset, 429, 502, 503, 504) before the sync fails with a transient error, which Airbyte retries."
+)
 
 Settings = TypeVar("Settings", bound="ConnectionSettings")
+
+logger = logging.getLogger("airbyte")
 
 
 class ConnectionSettings(BaseModel):
@@ -55,6 +64,12 @@ class ConnectionSettings(BaseModel):
         return value
 
     def client(self, *, retry: Optional[RetryPolicy] = None, pool_size: int = 16) -> ListmonkClient:
+        if not self.verify_tls:
+            logger.warning(
+                "verify_tls is off: the listmonk server's TLS certificate is not checked, so anyone between this "
+                "connector and %s could read the API token. Turn it on once the server has a trusted certificate.",
+                self.url,
+            )
         return ListmonkClient(
             self.url,
             self.username,

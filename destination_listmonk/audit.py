@@ -40,6 +40,11 @@ class Summary:
     deletions_ignored: int = 0
     duplicates: int = 0
 
+    def counts(self) -> dict[str, int]:
+        """Every counter, and `skipped`: records the strategy leaves alone (not applicable, deletions ignored), so
+        that records = created + updated + unchanged + deleted + rejected + duplicates + skipped."""
+        return {**asdict(self), "skipped": self.not_applicable + self.deletions_ignored}
+
 
 @dataclass
 class Audit:
@@ -92,12 +97,21 @@ class Audit:
         """Undoes the outcome count of a plan whose writes listmonk refused (the record is rejected instead)."""
         self._count(plan, -1)
 
+    def landed(self, written: Plan, replanned: Plan) -> None:
+        """A write listmonk lost track of (an import it forgot by restarting) had landed after all: planned again
+        it needs nothing, and it counts as the write it was."""
+        self._count(replanned, -1)
+        self._count(written, +1)
+
     def _count(self, plan: Plan, delta: int) -> None:
         attribute = _OUTCOME_COUNTERS[plan.outcome]
         setattr(self.summary, attribute, getattr(self.summary, attribute) + delta)
 
     def info(self, message: str, **fields: Any) -> None:
         self._emit({"event": message, **fields})
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self._emit({"event": message, **fields}, Level.WARN)
 
     def progress(self) -> None:
         now = time.monotonic()
@@ -106,11 +120,11 @@ class Audit:
         self._last_progress = now
         elapsed = max(now - self._started, 1e-9)
         self._emit({"event": "progress", "records": self.summary.records,
-                    "records_per_second": round(self.summary.records / elapsed, 1), **asdict(self.summary)})
+                    "records_per_second": round(self.summary.records / elapsed, 1), **self.summary.counts()})
 
     def finish(self) -> None:
         elapsed = time.monotonic() - self._started
-        self._emit({"event": "summary", "dry_run": self.dry_run, "seconds": round(elapsed, 3), **asdict(self.summary)})
+        self._emit({"event": "summary", "dry_run": self.dry_run, "seconds": round(elapsed, 3), **self.summary.counts()})
         if self._file:
             self._file.close()
             self._file = None

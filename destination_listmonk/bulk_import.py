@@ -41,6 +41,13 @@ GATHER_SECONDS = 10.0
 _BUSY = "already running"
 _SKIPPED_LINE = re.compile(r"skipping line (\d+): ([^:\[]+)")
 BUSY_WAIT_SECONDS = 600.0
+# What an import's log says when listmonk lost its database under it (PostgreSQL restarted), as opposed to
+# refusing the data: lib/pq's and database/sql's texts for a dropped connection, PostgreSQL's for a shutdown.
+_LOST_DATABASE = re.compile(
+    r"bad connection|connection refused|connection reset|broken pipe|terminating connection|"
+    r"server closed the connection|the database system is (?:shutting down|starting up|in recovery mode)",
+    re.IGNORECASE,
+)
 
 
 def eligible(plan: Plan) -> bool:
@@ -111,6 +118,7 @@ class BulkImporter:
         self._pending: Optional[_PendingImport] = None
         self._gathered: dict[_GroupKey, list[Plan]] = {}
         self._gathered_since: dict[_GroupKey, float] = {}
+        self._interrupted: list[Plan] = []
 
     def submit(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
         """Takes the eligible plans (sent now or later); returns the positions handed to the importer and the rows
@@ -140,14 +148,16 @@ class BulkImporter:
         return frozenset(p.key for p in members), frozenset(_row_op(p).email for p in members)
 
     def settle(self) -> list[tuple[Plan, str]]:
-        """Sends every gathered row and waits until listmonk holds them; returns the rows listmonk skipped."""
+        """Sends every gathered row and waits until listmonk holds them; returns the rows listmonk skipped. An
+        import listmonk lost by restarting is not an error: its plans wait in `take_interrupted` to be planned
+        again."""
         rejected: list[tuple[Plan, str]] = []
         for group in list(self._gathered):
             rejected.extend(self._send(group))
         return rejected + self.wait()
 
     def wait(self) -> list[tuple[Plan, str]]:
-        """Waits for the running import, if any; returns the rows listmonk skipped."""
+        """Waits for the running import, if any; returns the rows listmonk skipped (a lost import: see `settle`)."""
         if self._pending is None:
             return []
         pending, self._pending = self._pending, None
@@ -164,22 +174,39 @@ class BulkImporter:
 
     def _finished(self, pending: _PendingImport) -> list[tuple[Plan, str]]:
         status = self._client.wait_for_import()
+        if status.name != pending.file_name:
+            # listmonk keeps the import status in memory: after a restart it reports `none` (or an import someone
+            # started since). Some of the rows may have landed before it went down.
+            self._interrupted.extend(pending.members)
+            return []
         if status.status != "finished":
+            logs = self._own_logs(pending.file_name)
+            if status.status == "failed" and _LOST_DATABASE.search(logs):
+                self._interrupted.extend(pending.members)
+                return []
             raise RequestRejected(
                 method="POST", path="/api/import/subscribers", status=None,
-                message=f"import {pending.file_name} ended '{status.status}': {self._client.import_logs()[-500:]}",
+                message=f"import {pending.file_name} ended '{status.status}': {logs[-500:]}",
             )
         skipped = self._skipped_rows(pending.members, pending.file_name)
         expected = len(pending.members) - len(skipped)
         # listmonk's importer stops at a row the database refuses (e.g. a list deleted meanwhile), rolls back
         # the uncommitted rows and still says `finished`; only `imported` tells.
-        if status.name == pending.file_name and status.imported < expected:
+        if status.imported < expected:
+            logs = self._own_logs(pending.file_name)
+            if _LOST_DATABASE.search(logs):
+                self._interrupted.extend(pending.members)
+                return []
             raise RequestRejected(
                 method="POST", path="/api/import/subscribers", status=None,
-                message=f"import {pending.file_name} stopped after {status.imported} of {expected} rows: "
-                f"{self._client.import_logs()[-500:]}",
+                message=f"import {pending.file_name} stopped after {status.imported} of {expected} rows: {logs[-500:]}",
             )
         return skipped
+
+    def take_interrupted(self) -> list[Plan]:
+        """The plans of imports listmonk lost (it or its database restarted) since the last call."""
+        interrupted, self._interrupted = self._interrupted, []
+        return interrupted
 
     def _start_import(self, members: list[Plan], kind: str, list_ids: tuple[int, ...], preconfirm: bool) -> _PendingImport:
         buffer = io.StringIO()
@@ -215,12 +242,18 @@ class BulkImporter:
                     raise
                 self._client.wait_for_import()
 
+    def _own_logs(self, file_name: str) -> str:
+        """The import log's lines about `file_name` (listmonk keeps one log, of the last import)."""
+        logs = self._client.import_logs()
+        return logs[logs.rfind(f"processing '{file_name}'"):] if file_name in logs else logs
+
     def _skipped_rows(self, members: list[Plan], file_name: str) -> list[tuple[Plan, str]]:
         try:
-            logs = self._client.import_logs()
+            logs = self._own_logs(file_name)
         except ListmonkError:
             return []
-        logs = logs[logs.rfind(f"processing '{file_name}'"):] if file_name in logs else ""
+        if file_name not in logs:
+            return []
         skipped = []
         for line_number, reason in _SKIPPED_LINE.findall(logs):
             index = int(line_number) - 1

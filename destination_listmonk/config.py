@@ -10,15 +10,21 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connector_kit.settings import CONNECTION_FIELDS, ConnectionSettings
+from connector_kit.settings import (
+    CONNECTION_FIELDS, RETRY_BUDGET_DESCRIPTION, RETRY_BUDGET_SECONDS, ConnectionSettings,
+)
 from connector_kit.spec_schema import airbyte_schema
+from destination_listmonk import paths
 
 SPEC_PATH = Path(__file__).with_name("spec.json")
 DOCS_URL = "https://github.com/airbyte-listmonk/airbyte-listmonk/blob/main/docs/destination-listmonk.md"
 
+# A plain dotted key path: keys neither empty nor starting with a space, no brackets (record paths use them).
+_KEY_PATH_RE = re.compile(r"^[^.\s\[\]][^.\[\]]*(\.[^.\s\[\]][^.\[\]]*)*$")
+# The record paths in a name template: `{first_name} {contact.last}`.
+TEMPLATE_RE = re.compile(r"\{([^{}]+)\}")
 # A protected-field entry: a top-level field, or `attribs.` followed by a dotted key path.
 _PROTECTED_RE = re.compile(r"^(email|name|status|lists|attribs)(\.[^.\s]+)*$")
-_PATH_RE = re.compile(r"^[^.\s][^.]*(\.[^.\s][^.]*)*$")
 
 
 class Capability(str, Enum):
@@ -107,7 +113,10 @@ class FieldMapping(BaseModel):
     email_field: str = Field(
         "email",
         title="Email field",
-        description="Record path (dots for nesting, e.g. `contact.email`) holding the subscriber's email.",
+        description=(
+            "Record path holding the subscriber's email: dots for nesting (`contact.email`), `[0]` for an array's "
+            "first element, `[primary=true]` for its first element whose `primary` is true (`email[primary=true].value`)."
+        ),
         json_schema_extra={"order": 0},
     )
     name_field: Optional[str] = Field(
@@ -171,9 +180,27 @@ class FieldMapping(BaseModel):
     @field_validator("email_field", "name_field", "status_field", "lists_field", "attributes_object_field")
     @classmethod
     def _valid_path(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _PATH_RE.match(value):
-            raise ValueError(f"'{value}' is not a record path (use dots for nesting, e.g. contact.email)")
+        if value is not None:
+            paths.parse(value)  # its PathError says what is wrong and where
         return value
+
+    @field_validator("name_template")
+    @classmethod
+    def _valid_template(cls, value: Optional[str]) -> Optional[str]:
+        for path in TEMPLATE_RE.findall(value or ""):
+            paths.parse(path.strip())
+        return value
+
+    @field_validator("attribute_fields")
+    @classmethod
+    def _plain_paths(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _KEY_PATH_RE.match(value):
+                raise ValueError(
+                    f"'{value}' is not an attribute field: its value is copied under the same keys, so it takes "
+                    "plain keys and dots (no empty key, no [..])"
+                )
+        return values
 
 
 class RejectedRecords(BaseModel):
@@ -240,6 +267,13 @@ class Advanced(BaseModel):
             "the proxy allows longer URLs."
         ),
         json_schema_extra={"order": 3},
+    )
+
+    retry_budget_seconds: int = Field(
+        RETRY_BUDGET_SECONDS, ge=1, le=3600, title="Wait for listmonk (seconds)",
+        description=RETRY_BUDGET_DESCRIPTION + " A listmonk restarted mid-sync is waited for, and the batch it "
+        "interrupted is planned again.",
+        json_schema_extra={"order": 5},
     )
 
     @field_validator("snapshot_lookup", mode="before")

@@ -24,19 +24,20 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from airbyte_protocol_dataclasses import models as protocol
 from serpyco_rs import Serializer
 
+from connector_kit.failures import traced
 from connector_kit.settings import CHECK_RETRY, parse_settings
-from destination_listmonk.activation import Routes, stream_settings
+from destination_listmonk.activation import Routes, StreamSettings, stream_settings
 from destination_listmonk.audit import Audit
 from destination_listmonk.config import DestinationConfig
-from destination_listmonk.input_messages import InputItem, lines_of, read_messages
 from destination_listmonk.discover import discover
+from destination_listmonk.input_messages import InputItem, lines_of, read_messages
 from destination_listmonk.lists import ListDirectory, ListResolutionError
 from destination_listmonk.protection import Rules
 from destination_listmonk.sync import SubscriberSync
 from listmonk_client.client import ListmonkClient
-from listmonk_client.errors import AuthFailed, ConnectionFailed, PermissionDenied
+from listmonk_client.errors import ListmonkError
 from listmonk_client.preflight import preflight
-from listmonk_client.retry import RetryPolicy
+from listmonk_client.retry import RetryPolicy, retry_for
 
 
 def parse_config(raw: Mapping[str, Any]) -> DestinationConfig:
@@ -44,6 +45,7 @@ def parse_config(raw: Mapping[str, Any]) -> DestinationConfig:
 
 
 def make_client(config: DestinationConfig, retry: Optional[RetryPolicy] = None) -> ListmonkClient:
+    retry = retry or retry_for(config.advanced.retry_budget_seconds)
     return config.client(retry=retry, pool_size=max(16, config.advanced.concurrency * 2))
 
 
@@ -107,11 +109,8 @@ class DestinationListmonk(Destination):
         with make_client(parsed) as client:
             try:
                 return discover(parsed, client)
-            except (AuthFailed, PermissionDenied, ConnectionFailed) as error:
-                raise AirbyteTracedException(
-                    message=f"Cannot read subscribers from listmonk at {parsed.url}: {error}",
-                    failure_type=FailureType.config_error,
-                ) from error
+            except ListmonkError as error:
+                raise traced(error, parsed.url, "reading subscribers for discover") from error
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
@@ -138,14 +137,17 @@ class DestinationListmonk(Destination):
         input_messages: Iterable[InputItem],
     ) -> Iterable[AirbyteMessage]:
         parsed, settings = stream_settings(parse_config(config), configured_catalog)
+        try:
+            yield from self._write(parsed, settings, input_messages)
+        except ListmonkError as error:
+            raise traced(error, parsed.url, "writing subscribers") from error
+
+    def _write(
+        self, parsed: DestinationConfig, settings: list[StreamSettings], input_messages: Iterable[InputItem]
+    ) -> Iterable[AirbyteMessage]:
         with make_client(parsed) as client:
-            try:
-                server = client.server_info()
-                directory = ListDirectory(client.all_lists())
-            except (AuthFailed, PermissionDenied, ConnectionFailed) as error:
-                raise AirbyteTracedException(
-                    message=f"Cannot use listmonk at {parsed.url}: {error}", failure_type=FailureType.config_error
-                ) from error
+            server = client.server_info()
+            directory = ListDirectory(client.all_lists())
             try:
                 target_ids = [directory.resolve(ref) for ref in parsed.target_lists]
             except ListResolutionError as error:

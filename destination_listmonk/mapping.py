@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from destination_listmonk import paths
-from destination_listmonk.config import DestinationConfig
+from destination_listmonk.config import TEMPLATE_RE, DestinationConfig
 from destination_listmonk.lists import ListDirectory, ListResolutionError
 
 SUBSCRIBER_STATUSES = ("enabled", "disabled", "blocklisted")
 SUBSCRIPTION_STATUSES = ("unconfirmed", "confirmed", "unsubscribed")
-_EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
-_TEMPLATE_RE = re.compile(r"\{([^{}]+)\}")
+# No NUL either: PostgreSQL text cannot hold it, and a lookup quoting it (sql.quote_literal) would fail the batch.
+_EMAIL_RE = re.compile(r"^[^@\s<>,;\"\x00]+@[^@\s<>,;\"\x00]+$")
 _METADATA_PREFIXES = ("_ab_", "_airbyte_")
 CDC_DELETED_AT = "_ab_cdc_deleted_at"
 
@@ -76,17 +76,18 @@ class RecordMapper:
         self._stream = stream
         self._mapping = config.mapping
         self._directory = directory
-        self._email_path = paths.split(self._mapping.email_field)
-        self._name_path = paths.split(self._mapping.name_field) if self._mapping.name_field else None
-        self._status_path = paths.split(self._mapping.status_field) if self._mapping.status_field else None
-        self._lists_path = paths.split(self._mapping.lists_field) if self._mapping.lists_field else None
+        self._email_path = paths.parse(self._mapping.email_field)
+        self._name_path = paths.parse(self._mapping.name_field) if self._mapping.name_field else None
+        self._status_path = paths.parse(self._mapping.status_field) if self._mapping.status_field else None
+        self._lists_path = paths.parse(self._mapping.lists_field) if self._mapping.lists_field else None
+        self._attributes_path = paths.parse(self._mapping.attributes_object_field)
         self._key_path = None if config.match_key == "email" else paths.split(config.match_key)[1:]
+        self._template_paths = {text: paths.parse(text.strip())
+                                for text in TEMPLATE_RE.findall(self._mapping.name_template or "")}
         mapped_roots = {self._email_path[0]}
-        for optional in (self._name_path, self._status_path, self._lists_path):
+        for optional in (self._name_path, self._status_path, self._lists_path, *self._template_paths.values()):
             if optional:
                 mapped_roots.add(optional[0])
-        if self._mapping.name_template:
-            mapped_roots.update(p.split(".")[0] for p in _TEMPLATE_RE.findall(self._mapping.name_template))
         self._excluded_roots = mapped_roots | set(self._mapping.excluded_fields)
 
     def map(self, record: Mapping[str, Any], position: int, soft_delete: bool = False) -> Union[Desired, Rejected]:
@@ -112,6 +113,8 @@ class RecordMapper:
             if key_value is None or isinstance(key_value, (dict, list)) or str(key_value).strip() == "":
                 raise RecordError(f"no value for the matching key {self._config.match_key}")
             key = str(key_value).strip()
+            if "\x00" in key:
+                raise RecordError(f"the matching key {self._config.match_key} contains a NUL character")
             if email is None and not deleted:
                 raise RecordError(f"no email at '{self._mapping.email_field}'")
         name, status, lists = self._name(record), self._status(record), self._lists(record)
@@ -122,10 +125,10 @@ class RecordMapper:
         template = self._mapping.name_template
         if template:
             def substitute(match: re.Match[str]) -> str:
-                value = paths.get(record, paths.split(match.group(1).strip()))
+                value = paths.get(record, self._template_paths[match.group(1)])
                 return "" if value is None else str(value)
 
-            name = " ".join(_TEMPLATE_RE.sub(substitute, template).split())
+            name = " ".join(TEMPLATE_RE.sub(substitute, template).split())
             return name or None
         if self._name_path is None:
             return None
@@ -139,7 +142,7 @@ class RecordMapper:
 
     def _attribs(self, record: Mapping[str, Any]) -> dict[str, Any]:
         if self._mapping.attributes == "object":
-            value = paths.get(record, paths.split(self._mapping.attributes_object_field))
+            value = paths.get(record, self._attributes_path)
             if value is None:
                 return {}
             if not isinstance(value, Mapping):

@@ -1,23 +1,132 @@
-"""Dotted paths into nested records and attribute objects."""
+"""Paths into nested records and attribute objects.
+
+Attribute keys and protected fields are plain dotted key paths (`split`). Record paths (`parse`) may also step into
+arrays: `email.0.value` or `email[0].value` by position (`[-1]` is the last element), `email[primary=true].value`
+to the first element that is an object holding that value under that key."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Union
 
 _MISSING = object()
 _SCALARS = (str, int, float, bool, type(None))
+_INDEX_RE = re.compile(r"-?[0-9]+")
+_NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_LITERALS = {"true": True, "false": False, "null": None}
+_HOW = "dots for nesting, [0] for an array's first element, [primary=true] for its first element whose primary is true"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Steps into an array at its first element that is an object holding `value` under `key`."""
+
+    key: str
+    value: Union[str, int, float, bool, None]
+
+
+Step = Union[str, int, Where]
+
+
+class PathError(ValueError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"'{path}' is not a record path: {reason} ({_HOW})")
 
 
 def split(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
 
-def get(data: Mapping[str, Any], path: Sequence[str], default: Any = None) -> Any:
+def parse(path: str) -> tuple[Step, ...]:
+    """A record path's steps: keys (a key of digits also picks an array element by position), indexes and `Where`s."""
+    steps: list[Step] = []
+    pos, end = 0, len(path)
+    while True:
+        start = pos
+        while pos < end and path[pos] not in ".[]":
+            pos += 1
+        key = path[start:pos]
+        if not key:
+            raise PathError(path, "the path is empty" if not path else f"a key is missing at character {start + 1}")
+        if key[0].isspace():
+            raise PathError(path, f"the key at character {start + 1} starts with a space")
+        steps.append(key)
+        while pos < end and path[pos] == "[":
+            step, pos = _bracket(path, pos)
+            steps.append(step)
+        if pos == end:
+            return tuple(steps)
+        if path[pos] != ".":
+            raise PathError(path, f"'{path[pos]}' at character {pos + 1} where '.', '[' or the end was expected")
+        pos += 1
+
+
+def _bracket(path: str, opening: int) -> tuple[Step, int]:
+    """The step written in the brackets opening at `opening`, and the position after them."""
+    pos, end = opening + 1, len(path)
+    while pos < end and path[pos] not in "=[]":
+        pos += 1
+    if pos < end and path[pos] == "=":
+        pos += 1
+        while pos < end and path[pos] == " ":
+            pos += 1
+        if pos < end and path[pos] == '"':  # a quoted value may hold ] and [
+            pos += 1
+            while pos < end and path[pos] != '"':
+                pos += 2 if path[pos] == "\\" else 1
+            pos += 1
+        while pos < end and path[pos] not in "[]":
+            pos += 1
+    if pos < end and path[pos] == "[":
+        raise PathError(path, f"a '[' at character {pos + 1} inside the brackets opened at character {opening + 1}")
+    if pos >= end:
+        raise PathError(path, f"the '[' at character {opening + 1} is not closed by ']'")
+    return _step(path, path[opening + 1:pos].strip()), pos + 1
+
+
+def _step(path: str, inside: str) -> Step:
+    if _INDEX_RE.fullmatch(inside):
+        return int(inside)
+    key, equals, raw = inside.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not equals:
+        raise PathError(path, f"'[{inside}]' is neither an index such as [0] nor a condition such as [primary=true]")
+    if not key:
+        raise PathError(path, f"'[{inside}]' has no key before '='")
+    if not raw:
+        raise PathError(path, f"'[{inside}]' has no value after '=' (\"\" is the empty text)")
+    return Where(key, _literal(path, raw))
+
+
+def _literal(path: str, raw: str) -> Union[str, int, float, bool, None]:
+    """A condition's value: true, false, null, a number, a "quoted" string, or else the text as it is."""
+    if raw in _LITERALS:
+        return _LITERALS[raw]
+    if _NUMBER_RE.fullmatch(raw):
+        return json.loads(raw)  # type: ignore[no-any-return]
+    if raw.startswith('"'):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise PathError(path, f"{raw} is not a well-formed quoted value") from None
+        if not isinstance(value, str):
+            raise PathError(path, f"{raw} is not a well-formed quoted value")
+        return value
+    return raw
+
+
+def get(data: Mapping[str, Any], path: Sequence[Step], default: Any = None) -> Any:
     node: Any = data
     for key in path:
         if type(node) is dict:  # records are plain dicts: isinstance(node, Mapping), an ABC check, costs 3x more
             node = node.get(key, _MISSING)
+            if node is _MISSING:
+                return default
+        elif isinstance(node, list):
+            node = _element(node, key)
             if node is _MISSING:
                 return default
         elif isinstance(node, Mapping) and key in node:
@@ -25,6 +134,28 @@ def get(data: Mapping[str, Any], path: Sequence[str], default: Any = None) -> An
         else:
             return default
     return node
+
+
+def _element(items: list[Any], step: Step) -> Any:
+    if type(step) is Where:
+        for item in items:
+            if isinstance(item, Mapping) and step.key in item and _same(item[step.key], step.value):
+                return item
+        return _MISSING
+    if type(step) is str:
+        if not (step.isascii() and step.isdigit()):
+            return _MISSING
+        step = int(step)
+    if type(step) is int and -len(items) <= step < len(items):
+        return items[step]
+    return _MISSING
+
+
+def _same(held: Any, wanted: Any) -> bool:
+    """JSON equality: true is not 1 (Python's True == 1), 1 is 1.0."""
+    if isinstance(held, bool) or isinstance(wanted, bool):
+        return held is wanted
+    return type(held) in _SCALARS and held == wanted
 
 
 def has(data: Mapping[str, Any], path: Sequence[str]) -> bool:

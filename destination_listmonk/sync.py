@@ -27,6 +27,8 @@ from listmonk_client.errors import ListmonkError
 from listmonk_client.models import SubscriberState
 
 MIN_RECORDS_FOR_RATIO = 100
+# Imports lost to listmonk restarts one after the other before the sync gives up for Airbyte to retry later.
+MAX_LOST_IMPORTS_IN_A_ROW = 5
 
 
 class SubscriberSync:
@@ -52,6 +54,9 @@ class SubscriberSync:
         self._state_counts = StateRecordCounts()
         self._position = 0
         self._client = client
+        # The records of writes listmonk may still lose to a restart (a running import), to plan them again.
+        self._unsettled: dict[int, Desired] = {}
+        self._lost_imports_in_a_row = 0
         self._snapshot: Optional[Snapshot] = None
         self._loader: Optional[SnapshotLoader] = None
         self._loader_started_after = 0  # records seen when the export started
@@ -126,15 +131,47 @@ class SubscriberSync:
         yield from ready
 
     def _settle(self, everything: bool = True) -> None:
-        for failed_plan, reason in self._writer.settle(everything):
-            self._refused(failed_plan, reason)
-        if self._writer.busy():  # rows still gathered for a later import
+        while True:
+            for failed_plan, reason in self._writer.settle(everything):
+                self._refused(failed_plan, reason)
+            if not self._redo_lost_writes():
+                break
+        if self._writer.busy():  # rows still gathered for a later import: keep only what it may need to redo
+            keys = self._writer.in_flight()[0]
+            self._unsettled = {position: item for position, item in self._unsettled.items() if item.key in keys}
             return
+        self._unsettled.clear()
         # Every write is done now, the import included: every STATE held so far follows committed records only.
         for message, held_since in self._held_states:
             self._timings.state_released(held_since)
             self._ready_states.append(message)
         self._held_states.clear()
+
+    def _redo_lost_writes(self) -> bool:
+        """Plans again, from a fresh lookup, the records of imports listmonk lost by restarting, and writes them:
+        some of their rows may have landed, and the rules must see what listmonk holds now. Whether there were any."""
+        lost = self._writer.take_interrupted()
+        if not lost:
+            self._lost_imports_in_a_row = 0
+            return False
+        self._lost_imports_in_a_row += 1
+        if self._lost_imports_in_a_row > MAX_LOST_IMPORTS_IN_A_ROW:
+            raise AirbyteTracedException(
+                message=f"listmonk lost {MAX_LOST_IMPORTS_IN_A_ROW} imports in a row (it kept restarting); nothing "
+                "after the last STATE is counted as written, and the next attempt plans it again.",
+                failure_type=FailureType.transient_error,
+            )
+        self._audit.warning("listmonk lost a running import (it restarted); its records are planned again",
+                            records=len(lost))
+        for written in lost:
+            self._audit.unplanned(written)
+        replanned = self._plan([self._unsettled[p.position] for p in lost])
+        by_position = {p.position: p for p in lost}
+        for again in replanned:
+            if not again.ops and by_position[again.position].ops:
+                self._audit.landed(by_position[again.position], again)
+        self._write_and_resolve(replanned, self._unsettled)
+        return True
 
     def _refused(self, failed_plan: Plan, reason: str) -> None:
         """listmonk refused a planned write: the record is rejected rather than counted as written."""
@@ -165,15 +202,21 @@ class SubscriberSync:
             for planned in plans:
                 if planned.ops:
                     written.add(planned.key)
+        self._unsettled.update((item.position, item) for item in latest.values())
+        self._write_and_resolve(plans, self._unsettled)
+        self._redo_lost_writes()  # an import of the batch that listmonk lost while the next one was started
+
+    def _write_and_resolve(self, plans: list[Plan], desired: dict[int, Desired]) -> None:
+        """Writes `plans` (of the records in `desired`, by position); refusals become rejections, and records
+        someone else created meanwhile are planned again, once."""
         result = self._write(plans)
         for failed_plan, reason in result.rejected:
             self._refused(failed_plan, reason)
         if result.conflicts:
             # Created by someone else since the lookup: plan again against what listmonk now holds, once.
-            by_key = {d.key: d for d in latest.values()}
             for conflict in result.conflicts:
                 self._audit.unplanned(conflict)
-            retry = self._plan([by_key[c.key] for c in result.conflicts])
+            retry = self._plan([desired[c.position] for c in result.conflicts])
             second = self._write(retry)
             for failed_plan, reason in second.rejected:
                 self._refused(failed_plan, reason)
@@ -216,10 +259,12 @@ class SubscriberSync:
         try:
             with self._timings.span("export_wait"):
                 self._snapshot = loader.result()
-        except (ListmonkError, MalformedExport) as error:
+        except Exception as error:  # whatever broke the export, the sync goes on without it
             # The export only saves lookups: without it every record is looked up, as with `never`.
             self._snapshot_policy.give_up()
-            self._audit.info("export snapshot unusable, every record is looked up", reason=str(error))
+            known = isinstance(error, (ListmonkError, MalformedExport))
+            reason = str(error) if known else f"{type(error).__name__}: {error}"
+            self._audit.warning("export snapshot unusable, every record is looked up", reason=reason)
             return
         self._audit.info("export snapshot loaded", subscribers=len(self._snapshot),
                          started_after_records=self._loader_started_after, after_records=seen,

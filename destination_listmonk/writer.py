@@ -120,6 +120,10 @@ class Writer:
             return []
         return self._bulk.settle() if everything else self._bulk.wait()
 
+    def take_interrupted(self) -> list[Plan]:
+        """Plans whose writes listmonk lost by restarting (a bulk import it forgot); some rows may have landed."""
+        return self._bulk.take_interrupted() if self._bulk is not None else []
+
     def _parallel(self, work: Callable[[Plan], None], plans: list[Plan]) -> None:
         if not plans:
             return

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
 
+from integration_tests.figures import FIGURES
+from integration_tests.cli import Cli, Outputs, secrets_of
 from listmonk_client.client import ListmonkClient
 from listmonk_client.retry import RetryPolicy
 
@@ -63,3 +66,25 @@ def client(listmonk: Listmonk) -> Iterator[ListmonkClient]:
 def domain() -> str:
     """An email domain no other test uses."""
     return f"t{uuid.uuid4().hex[:10]}.example.com"
+
+
+@pytest.fixture
+def outputs(listmonk: Listmonk, tmp_path: Path) -> Iterator[Outputs]:
+    """Collects what the test's commands print; afterwards, neither it nor any file the test's runs left in
+    tmp_path (audit files, logs; config files aside) may hold the token."""
+    collected = Outputs()
+    yield collected
+    leaks = collected.leaks(secrets_of(listmonk.user, listmonk.token), sorted(tmp_path.rglob("*")))
+    assert not leaks, f"the token appears in: {leaks}"
+
+
+@pytest.fixture
+def cli(outputs: Outputs, tmp_path: Path) -> Cli:
+    return Cli(tmp_path, outputs)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for what, amount in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{what}: {amount}")

@@ -11,6 +11,7 @@ from listmonk_client.errors import (
     ListmonkError,
     PermissionDenied,
     RequestRejected,
+    ServerFailed,
     RetriesExhausted,
     TLSFailed,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "PreflightReport",
     "Profile",
     "RequestRejected",
+    "ServerFailed",
     "RetriesExhausted",
     "RetryPolicy",
     "ServerInfo",

@@ -54,6 +54,9 @@ _QUERY_SAFE = "'(),@:"
 _DELETE_CHUNK = 200
 # Bytes of the export read at a time (at most: a chunked answer comes in its chunks, about 4 KiB from listmonk).
 _EXPORT_BLOCK = 1 << 16
+# csv's default field limit is 128 KiB, and listmonk exports attributes of any size it accepted (a JSON object
+# of megabytes through the API): no limit short of what a C long holds everywhere.
+_EXPORT_FIELD_LIMIT = (1 << 31) - 1
 
 
 def _export_line_blocks(response: requests.Response) -> Iterator[io.StringIO]:
@@ -61,20 +64,26 @@ def _export_line_blocks(response: requests.Response) -> Iterator[io.StringIO]:
     newline="" does (split after LF, CR or CR LF, ends kept), which is what csv.reader wants; a quoted field may
     go on into the next block. The lines are split in C: io.TextIOWrapper over urllib3's stream costs a Python
     call (its `closed` property) per line. iter_content undoes any gzip, and turns urllib3's errors (a stream
-    broken off, a read timeout) into requests' own, which export_subscribers reports as ConnectionFailed."""
+    broken off, a read timeout) into requests' own, which export_subscribers reports as ConnectionFailed.
+    Only each new chunk is searched for a line end, and the text without one is kept in pieces, so a field of
+    megabytes with no line end (listmonk accepts attributes of any size) costs linear time, not quadratic."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    pending = ""
+    pending: list[str] = []
     for chunk in response.iter_content(_EXPORT_BLOCK):
-        text = pending + decoder.decode(chunk)
+        text = decoder.decode(chunk)
         # After the last \n, or else after a last \r that is not the final character: a \r at the end may be
         # the first half of a \r\n, which must not be cut in two (csv would see an extra blank line).
         cut = text.rfind("\n") + 1 or text.rfind("\r", 0, -1) + 1
-        pending = text[cut:]
         if cut:
-            yield io.StringIO(text[:cut], newline="")
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        yield io.StringIO(pending, newline="")
+            pending.append(text[:cut])
+            yield io.StringIO("".join(pending), newline="")
+            pending = [text[cut:]]
+        elif text:
+            pending.append(text)
+    pending.append(decoder.decode(b"", final=True))
+    rest = "".join(pending)
+    if rest:
+        yield io.StringIO(rest, newline="")
 
 
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))  # every digit 0, all else space
@@ -391,6 +400,8 @@ class ListmonkClient:
         (`attributes` is JSON text); a short row has None for the columns it lacks."""
         path = "/api/subscribers/export"
         response = self._transport.send("GET", path, stream=True)
+        if csv.field_size_limit() < _EXPORT_FIELD_LIMIT:
+            csv.field_size_limit(_EXPORT_FIELD_LIMIT)  # process-wide; only ever raised
         try:
             rows = csv.reader(itertools.chain.from_iterable(_export_line_blocks(response)))
             header = next(rows, None)
@@ -414,6 +425,10 @@ class ListmonkClient:
         except (requests.exceptions.RequestException, OSError) as exc:
             raise ConnectionFailed(
                 method="GET", path=path, status=None, message=f"export stream broke off ({type(exc).__name__})"
+            ) from exc
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ListmonkError(
+                method="GET", path=path, status=response.status_code, message=f"the export is not readable CSV: {exc}"
             ) from exc
         finally:
             response.close()

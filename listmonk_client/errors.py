@@ -9,6 +9,12 @@ import re
 _PERMISSION_DENIED = re.compile(r"^\s*permission denied\s*:?\s*(?P<perm>\S*)", re.IGNORECASE)
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# A PostgreSQL error about the server rather than the input (disk full, out of memory, a database restarting).
+_SERVER_SIDE_PQ = re.compile(
+    r"no space left|out of memory|too many clients|could not (extend|write)|database system is|"
+    r"terminating connection|bad connection|connection (refused|reset)",
+    re.IGNORECASE,
+)
 
 
 class ListmonkError(Exception):
@@ -54,6 +60,11 @@ class RequestRejected(ListmonkError):
     """listmonk refused the input: 4xx, or a 500 carrying a PostgreSQL (`pq: ...`) error."""
 
 
+class ServerFailed(ListmonkError):
+    """A 500 that is not about the input (no `pq:` error, or one such as a full disk): the same call fails for
+    every record, so a sync must stop rather than reject records one by one."""
+
+
 class Conflict(RequestRejected):
     """409, e.g. `E-mail already exists.` on create."""
 
@@ -88,4 +99,6 @@ def error_for_status(*, method: str, path: str, status: int, message: str) -> Li
         return Conflict(**fields)
     if status in RETRYABLE_STATUSES:
         return RetriesExhausted(**fields)
+    if status >= 500 and ("pq: " not in message or _SERVER_SIDE_PQ.search(message)):
+        return ServerFailed(**fields)
     return RequestRejected(**fields)

@@ -52,6 +52,18 @@ class RetryPolicy:
         return random.uniform(0.0, ceiling) if self.jitter else ceiling
 
 
+# A budget is spent in time, not attempts: this many only stops a runaway loop (full jitter draws about half of
+# each ceiling, so 100 attempts take minutes).
+_BUDGET_ATTEMPTS = 100
+
+
+def retry_for(seconds: float) -> RetryPolicy:
+    """Retries a call until `seconds` have gone into it (attempts and waits): a listmonk that restarts, or a proxy
+    answering 502/503 meanwhile, is waited for that long. Waits stay under 10 s, so a server that is back is
+    noticed within seconds."""
+    return RetryPolicy(max_attempts=_BUDGET_ATTEMPTS, base_delay=0.5, max_delay=10.0, max_elapsed=seconds)
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a `Retry-After` header (delta-seconds or HTTP-date); None if absent or unreadable."""
     if value is None or not value.strip():

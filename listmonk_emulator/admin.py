@@ -1,4 +1,4 @@
-"""Emulator-only control API under /__emulator/ (no auth): reset, version, faults, stats, users, seed."""
+"""Emulator-only control API under /__emulator/ (no auth): reset, version, faults, restart, stats, users, seed."""
 from __future__ import annotations
 
 import json
@@ -38,6 +38,16 @@ def _faults(state: EmulatorState, body: dict[str, Any]) -> Any:
 def _clear_faults(state: EmulatorState, body: dict[str, Any]) -> Any:
     state.faults.clear()
     return True
+
+
+def _restart(state: EmulatorState, body: dict[str, Any]) -> Any:
+    """Restart the HTTP side as listmonk restarting would look (connections refused for `down_seconds`, the
+    running import forgotten); answered once it is down."""
+    down = float(body.get("down_seconds", 2))
+    if not 0 <= down <= 600:
+        raise ApiError(400, "down_seconds must be between 0 and 600")
+    state.restart(down)
+    return {"down_seconds": down}
 
 
 def _stats(state: EmulatorState, body: dict[str, Any]) -> Any:
@@ -114,6 +124,7 @@ ROUTES: dict[tuple[str, str], AdminHandler] = {
     ("GET", "/__emulator/faults"): lambda state, body: state.faults.snapshot(),
     ("POST", "/__emulator/faults"): _faults,
     ("DELETE", "/__emulator/faults"): _clear_faults,
+    ("POST", "/__emulator/restart"): _restart,
     ("GET", "/__emulator/stats"): _stats,
     ("DELETE", "/__emulator/stats"): _reset_stats,
     ("POST", "/__emulator/stats/reset"): _reset_stats,

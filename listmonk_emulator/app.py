@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
-from listmonk_emulator import admin
+from listmonk_emulator import admin, interference
 from listmonk_emulator.auth import authenticate
 from listmonk_emulator.context import Ctx
 from listmonk_emulator.routes import ROUTES, Route, build_map
@@ -76,7 +76,20 @@ class EmulatorApp:
         route, args = matched
         if route.permission:
             user.require(route.permission)
-        return route.handler(Ctx(request=request, user=user, state=self.state, path=args))
+        response = route.handler(Ctx(request=request, user=user, state=self.state, path=args))
+        self._answer_faults(request.method, request.path)
+        return response
+
+    def _answer_faults(self, method: str, path: str) -> None:
+        """Faults between carrying a call out and answering it (see listmonk_emulator.faults)."""
+        faults = self.state.faults
+        after = faults.on_answer(method, path)
+        if after.consent_change is not None:
+            interference.apply(self.state.db, after.consent_change)
+        if after.delay_seconds:
+            time.sleep(after.delay_seconds)
+        if after.hold_seconds is not None:
+            faults.hold(after.hold_seconds)
 
     @staticmethod
     def _injected(status: int, retry_after: int | None) -> Response:

@@ -133,8 +133,37 @@ class EmulatorServer:
         """See listmonk_emulator.faults for the keys (latency_ms, status, count, resets, ...)."""
         return dict(self._admin("POST", "faults", spec))
 
+    def faults(self) -> dict[str, Any]:
+        """The faults in force, with what is left of the counted ones, `answered` (matching calls carried out)
+        and `held` (answers withheld now)."""
+        return dict(self._admin("GET", "faults"))
+
     def clear_faults(self) -> None:
         self._admin("DELETE", "faults")
+
+    def restart(self, down_seconds: float = 2.0) -> None:
+        """Restart the HTTP side now, as a listmonk restart looks to clients: from the return of this call,
+        connections are refused for `down_seconds`, then it serves again on the same port. The running import is
+        forgotten (status `none`) and its uncommitted rows lost; what PostgreSQL committed stays."""
+        self._admin("POST", "restart", {"down_seconds": down_seconds})
+
+    def restart_on_call(self, after: int, down_seconds: float = 2.0, method: Optional[str] = None,
+                        path_prefix: Optional[str] = None) -> None:
+        """Let `after` matching /api calls through, then restart on the next one (see `restart`): it gets no
+        answer. Replaces any other faults."""
+        self.set_faults(restart_after=after, restart_down_ms=int(down_seconds * 1000), method=method,
+                        path_prefix=path_prefix)
+
+    def wait_until_serving(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._admin("GET", "version")
+                return
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise EmulatorError(f"listmonk-emulator did not serve again within {timeout}s") from None
+                time.sleep(0.1)
 
     def stats(self) -> dict[str, Any]:
         return dict(self._admin("GET", "stats"))

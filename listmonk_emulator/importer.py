@@ -113,6 +113,10 @@ def _count_lines(text: str) -> int:
     return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
 
 
+class _Killed(Exception):
+    """The import's process went away mid-batch."""
+
+
 class Importer:
     """Holds the state GET /api/import/subscribers reports and runs one import thread."""
 
@@ -122,6 +126,7 @@ class Importer:
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
+        self._killed = threading.Event()  # the process "died": nothing more is committed
         self._status: dict[str, Any] = {}
         self._logs: list[str] = []
         self.clear()
@@ -151,6 +156,7 @@ class Importer:
             self._logs = []
             accepted = dict(self._status)
             self._stop.clear()
+            self._killed.clear()
             self._thread = threading.Thread(target=self._run, args=(name, path, params), daemon=True)
             self._thread.start()
         return accepted
@@ -164,6 +170,16 @@ class Importer:
             return self.status()
         self.clear()
         return self.status()
+
+    def abandon(self) -> None:
+        """What a listmonk restart does to an import: the running one dies without committing its current batch
+        (batches committed before stay), and the status is forgotten (`none`, no logs)."""
+        if self.running():
+            self._killed.set()
+            self._stop.set()
+            assert self._thread is not None
+            self._thread.join(timeout=30)
+        self.clear()
 
     def _log(self, message: str, line_no: int) -> None:
         with self._lock:
@@ -257,6 +273,8 @@ class Importer:
     def _rows(self, reader: Iterator[list[str]], columns: dict[str, int]) -> Iterator[_Row]:
         """Valid rows, read as the import goes; stops early on a stop request, as listmonk's LoadCSV."""
         for line, row in enumerate(reader, start=1):
+            if self._killed.is_set():
+                raise _Killed()  # out of executemany: the batch's transaction is rolled back
             if self._stop.is_set():
                 return
 

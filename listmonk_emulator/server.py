@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import socket
 import struct
+import threading
+import time
 from typing import Any, Optional
 
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
@@ -24,10 +26,14 @@ class _Handler(WSGIRequestHandler):
     def run_wsgi(self) -> None:
         path = self.path.split("?", 1)[0]
         app = self.server.emulator_app
-        if path.startswith("/api/") and app.state.faults.take_reset(self.command, path):
-            app.state.stats.count(self.command, app.route_pattern(self.command, path))
-            self._reset_connection()
-            return
+        if path.startswith("/api/"):
+            down = app.state.faults.take_restart(self.command, path)
+            if down is not None or app.state.faults.take_reset(self.command, path):
+                app.state.stats.count(self.command, app.route_pattern(self.command, path))
+                if down is not None:
+                    self.server.restart(down)  # a process killed mid-request answers nothing
+                self._reset_connection()
+                return
         # listmonk (Go's net/http) keeps connections alive, werkzeug closes every one. Keeping them open is
         # safe once the body is read in full up front: a route that leaves it unread cannot desync the next
         # request on the connection. Chunked request bodies, and clients that ask to close, keep werkzeug's
@@ -82,6 +88,51 @@ class EmulatorHTTPServer(ThreadedWSGIServer):
     def __init__(self, host: str, port: int, app: EmulatorApp) -> None:
         super().__init__(host, port, app, handler=_Handler)
         self.emulator_app = app
+        app.state.restart = self.restart
+        self._connections: dict[int, socket.socket] = {}  # by the id of the thread serving each
+        self._lock = threading.Lock()
+        self._down = False
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._connections[threading.get_ident()] = request
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._lock:
+                self._connections.pop(threading.get_ident(), None)
+
+    def restart(self, down_seconds: float) -> None:
+        """What a listmonk restart looks like from outside, while PostgreSQL keeps the data: from the return of
+        this call, connections are refused for `down_seconds`; every open connection but the caller's is reset;
+        the running import dies (its uncommitted rows with it) and its status is forgotten. Then it serves again
+        on the same port."""
+        with self._lock:
+            if self._down:
+                return
+            self._down = True
+        self.shutdown()  # stops accepting; waits for the accept loop (at most its half-second poll)
+        self.socket.close()
+        with self._lock:
+            others = [conn for ident, conn in self._connections.items() if ident != threading.get_ident()]
+        for conn in others:
+            try:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.emulator_app.state.importer.abandon()
+        threading.Thread(target=self._come_back, args=(down_seconds,), daemon=True).start()
+
+    def _come_back(self, down_seconds: float) -> None:
+        time.sleep(down_seconds)
+        self.socket = socket.socket(self.address_family, self.socket_type)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(self.server_address)
+        self.socket.listen(self.request_queue_size)
+        with self._lock:
+            self._down = False
+        self.serve_forever()
 
 
 def make_server(host: str, port: int, app: EmulatorApp) -> BaseWSGIServer:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Callable
 
 from listmonk_emulator.auth import ApiUsers
 from listmonk_emulator.db import Database
@@ -30,6 +31,8 @@ class EmulatorState:
         self.faults = Faults()
         self.importer = Importer(db.pool, self.faults.import_delay_seconds)
         self.stats = Stats()
+        # Set by the HTTP server: restart(down_seconds), as EmulatorHTTPServer.restart.
+        self.restart: Callable[[float], None] = lambda down_seconds: None
         self._lock = threading.Lock()
         self._version = version
         self.set_version(version)

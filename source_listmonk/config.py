@@ -10,10 +10,10 @@ from typing import Any, Optional
 
 from pydantic import ConfigDict, Field, field_validator
 
-from connector_kit.settings import ConnectionSettings, parse_settings
+from connector_kit.settings import RETRY_BUDGET_DESCRIPTION, RETRY_BUDGET_SECONDS, ConnectionSettings, parse_settings
 from connector_kit.spec_schema import airbyte_schema
 from listmonk_client.client import ListmonkClient
-from listmonk_client.retry import RetryPolicy
+from listmonk_client.retry import RetryPolicy, retry_for
 
 SPEC_PATH = Path(__file__).with_name("spec.json")
 DOCS_URL = "https://github.com/airbyte-listmonk/airbyte-listmonk/blob/main/docs/source-listmonk.md"
@@ -47,6 +47,12 @@ class SourceConfig(ConnectionSettings):
         json_schema_extra={"order": 7},
     )
 
+    retry_budget_seconds: int = Field(
+        RETRY_BUDGET_SECONDS, ge=1, le=3600, title="Wait for listmonk (seconds)",
+        description=RETRY_BUDGET_DESCRIPTION,
+        json_schema_extra={"order": 8},
+    )
+
     @field_validator("start_date")
     @classmethod
     def _utc(cls, value: Optional[datetime]) -> Optional[datetime]:
@@ -61,7 +67,7 @@ def parse_config(raw: Mapping[str, Any]) -> SourceConfig:
 
 
 def build_client(config: SourceConfig, retry: Optional[RetryPolicy] = None) -> ListmonkClient:
-    return config.client(retry=retry)
+    return config.client(retry=retry or retry_for(config.retry_budget_seconds))
 
 
 def connection_specification() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Fault injection over /__emulator/faults, and the request statistics."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -89,3 +90,49 @@ def test_given_reset_when_creating_then_ids_start_at_3_again(fresh: EmulatorServ
     fresh.reset()
     created = call(fresh, "POST", "/api/subscribers", json={"email": "two@example.com"}).json()["data"]
     assert created["id"] == 3
+
+
+def test_given_slow_answers_when_the_client_times_out_then_the_call_was_still_carried_out(fresh: EmulatorServer) -> None:
+    fresh.set_faults(slow_ms=1500, slow_count=1, method="POST")
+    with pytest.raises(requests.Timeout):
+        requests.post(fresh.url + "/api/subscribers", json={"email": "late@example.com"},
+                      headers={"Authorization": f"token {fresh.api_user}:{fresh.token}"}, timeout=0.5)
+    again = call(fresh, "POST", "/api/subscribers", json={"email": "late@example.com"})
+    assert again.status_code == 409  # the first POST created it; only one slow answer was asked for
+
+
+def test_given_hold_after_when_calls_pass_it_then_answers_wait_until_the_faults_change(fresh: EmulatorServer) -> None:
+    fresh.set_faults(hold_after=1, method="POST", path_prefix="/api/subscribers")
+    assert call(fresh, "POST", "/api/subscribers", json={"email": "first@example.com"}).status_code == 200
+    answers: list[int] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(call(fresh, "POST", "/api/subscribers", json={"email": "held@example.com"}).status_code))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while fresh.faults()["held"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fresh.faults()["held"] == 1 and answers == []
+    found = call(fresh, "GET", "/api/subscribers", params={"query": "subscribers.email = 'held@example.com'"})
+    assert found.json()["data"]["total"] == 1  # carried out, only the answer waits
+    fresh.clear_faults()
+    worker.join(30)
+    assert answers == [200]
+
+
+@pytest.mark.parametrize("action", ["blocklist", "unsubscribe"])
+def test_given_consent_change_after_n_calls_then_it_is_made_once_right_after_call_n(fresh: EmulatorServer, action: str) -> None:
+    made = call(fresh, "POST", "/api/subscribers", json={"email": "Ann@example.com", "lists": [1], "preconfirm_subscriptions": True})
+    sub_id = made.json()["data"]["id"]
+    fresh.set_faults(method="GET", path_prefix="/api/subscribers/",
+                     consent_change={"after": 2, "action": action, "emails": ["ann@example.com"], "list_ids": [1]})
+    first = call(fresh, "GET", f"/api/subscribers/{sub_id}").json()["data"]
+    second = call(fresh, "GET", f"/api/subscribers/{sub_id}").json()["data"]
+    third = call(fresh, "GET", f"/api/subscribers/{sub_id}").json()["data"]
+    assert first == second and (first["status"], first["lists"][0]["subscription_status"]) == ("enabled", "confirmed")
+    expected_status = "blocklisted" if action == "blocklist" else "enabled"
+    assert (third["status"], third["lists"][0]["subscription_status"]) == (expected_status, "unsubscribed")
+
+
+def test_given_an_unknown_consent_action_then_the_faults_are_refused(fresh: EmulatorServer) -> None:
+    response = requests.post(fresh.url + "/__emulator/faults", json={"consent_change": {"action": "resubscribe"}}, timeout=10)
+    assert response.status_code == 400 and "consent_change" in response.text

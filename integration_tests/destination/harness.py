@@ -140,3 +140,13 @@ def change_in_listmonk(client: ListmonkClient, subscriber_id: int, fields: dict[
 def key_of(domain: str, name: str) -> str:
     """An attribute-key value no other test and no earlier run holds: the server may keep every run's data."""
     return f"{name}.{domain}"
+
+
+def held_as_compared(client: ListmonkClient, domain: str, list_roles: dict[int, str]) -> dict[str, tuple[Any, ...]]:
+    """What listmonk holds for a domain, field by field, comparable across domains: per email's local part its
+    name, attributes, status and subscription status per list role (`list_roles` names the test's lists)."""
+    return {
+        email.split("@")[0]: (s.name, s.attribs, s.status,
+                              {list_roles.get(sub.id, str(sub.id)): sub.subscription_status for sub in s.lists})
+        for email, s in subscribers_of(client, domain).items()
+    }

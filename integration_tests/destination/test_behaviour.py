@@ -37,7 +37,8 @@ def test_given_failure_mid_sync_then_state_only_for_committed_records_and_rerun_
     listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
 ) -> None:
     records = contacts(domain, 100)
-    settings = config(listmonk, advanced={"batch_size": 10, "concurrency": 1})
+    # 503 for good: the sync waits out its retry budget, then fails.
+    settings = config(listmonk, advanced={"batch_size": 10, "concurrency": 1, "retry_budget_seconds": 2})
     emulator.set_faults(fail_after_writes=35, fail_status=503)
     emitted: list[Any] = []
     with pytest.raises(Exception):

@@ -151,3 +151,19 @@ def test_destination_image_writes_and_source_image_reads_every_stream_back(
     incremental = {s["name"] for s in streams if "incremental" in s["supported_sync_modes"]}
     assert incremental >= {"subscribers", "subscriptions"}
     assert {m["state"]["stream"]["stream_descriptor"]["name"] for m in read.of("STATE")} >= incremental
+
+
+def test_destination_image_answers_discover_with_a_destination_catalog_as_its_metadata_declares(
+    listmonk: Listmonk, client: ListmonkClient, domain: str
+) -> None:
+    metadata = yaml.safe_load((podman.ROOT / "destination_listmonk" / "metadata.yaml").read_text())["data"]
+    assert metadata["supportsDataActivation"] is True
+    client.create_subscriber(email=f"discover@{domain}", name="Disco", attribs={f"plan_{domain.split('.')[0]}": "gold"})
+
+    out = podman.run("destination", "discover", "--config", "/secrets/config.json", files={"config.json": settings(listmonk)})
+
+    assert out.returncode == 0, out.stderr
+    (message,) = out.of("DESTINATION_CATALOG")
+    (subscribers,) = [op for op in message["destination_catalog"]["operations"] if op["sync_mode"] == "append_dedup"]
+    assert subscribers["object_name"] == "subscribers" and ["email"] in subscribers["matching_keys"]
+    assert f"attribs.plan_{domain.split('.')[0]}" in subscribers["json_schema"]["properties"]

@@ -12,15 +12,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from airbyte_cdk.models import ConfiguredAirbyteStream, FailureType, SyncMode
+from airbyte_cdk.models import ConfiguredAirbyteStream, SyncMode
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.utils.slice_logger import SliceLogger
 from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from listmonk_client.errors import AuthFailed, PermissionDenied, TLSFailed
+from connector_kit.failures import traced
+from listmonk_client.errors import ListmonkError
 
 from source_listmonk.context import ReadContext
 from source_listmonk.records import project, selected_fields
@@ -83,10 +83,5 @@ class ListmonkStream(Stream, ABC):
                         yield self._checkpoint_state(item.state, state_manager=state_manager)
                 else:
                     yield project(item, fields)
-        except (AuthFailed, PermissionDenied, TLSFailed) as error:
-            # Only the user can fix these: say so in the Airbyte UI instead of retrying the sync.
-            raise AirbyteTracedException(
-                message=f"listmonk refused to let the API user read {self.name}: {error.message}",
-                internal_message=str(error),
-                failure_type=FailureType.config_error,
-            ) from error
+        except ListmonkError as error:
+            raise traced(error, self._context.config.url, f"reading {self.name}") from error

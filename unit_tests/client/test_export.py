@@ -152,3 +152,32 @@ def test_the_export_stream_is_closed_however_the_reading_ends(
 
     assert len(responses) == 2 and all(response.raw.closed for response in responses)
 
+
+
+def go_csv_field(value: str) -> str:
+    """A field as Go's encoding/csv Writer (listmonk's export) writes it."""
+    if value == "\\." or any(c in value for c in ',"\r\n') or value[:1].isspace():
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+@pytest.mark.parametrize("block", [7, 1 << 16])
+def test_fields_of_any_size_and_text_listmonk_holds_are_read_whole(
+    server: FakeListmonk, client: ListmonkClient, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    monkeypatch.setattr(client_module, "_EXPORT_BLOCK", block)
+    huge = '{"blob": "' + "x\u05d0\U0001f600" * 300_000 + '"}'  # about 2 MB of one line, far past csv's 128 KiB
+    rows = [
+        ("big@example.com", "Big", huge),
+        ("multi@example.com", 'Line one\r\nline "two", end', '{"note": "a\\nb", "q": "\\"quoted\\""}'),
+        ("rtl@example.com", " \u05e9\u05dc\u05d5\u05dd \U0001f469\u200d\U0001f4bb", '{"\u05e2\u05d9\u05e8": "\u0645\u0631\u062d\u0628\u0627"}'),
+        ("dot@example.com", "\\.", "{}"),
+    ]
+    lines = [HEADER]
+    for i, (email, name, attributes) in enumerate(rows):
+        lines.append(",".join([f"u{i}", email, go_csv_field(name), go_csv_field(attributes), "enabled", "t1", "t2"]))
+    server.script("GET", PATH, Reply(body=("\n".join(lines) + "\n").encode()))
+
+    got = list(client.export_subscribers(("email", "name", "attributes", "status")))
+
+    assert got == [(*row, "enabled") for row in rows]

@@ -24,6 +24,7 @@ from listmonk_client import (
     ListmonkError,
     PermissionDenied,
     RequestRejected,
+    ServerFailed,
     RetriesExhausted,
     email_in,
 )
@@ -44,13 +45,16 @@ HEALTH = "/api/health"
         (error(409, "E-mail already exists."), Conflict, False),
         (error(429, "slow down"), RetriesExhausted, True),
         (error(500, "Error creating Subscriber: pq: invalid input value"), RequestRejected, False),
+        (error(500, "Internal Server Error"), ServerFailed, False),
+        (error(500, 'Error updating Subscriber: pq: could not extend file "base/16384/16397": No space left on device'),
+         ServerFailed, False),
         (Reply(status=502, text="<html>Bad Gateway</html>"), RetriesExhausted, True),
         (error(503, "unavailable"), RetriesExhausted, True),
         (Reply(status=504, text="gateway timeout"), RetriesExhausted, True),
         (Reply(reset=True), ConnectionFailed, True),
         (Reply(delay=0.5), ConnectionFailed, True),  # slower than the client's read timeout
     ],
-    ids=["400", "403-credentials", "403-permission", "404", "409", "429", "500", "502", "503", "504", "reset", "timeout"],
+    ids=["400", "403-credentials", "403-permission", "404", "409", "429", "500", "500-no-pq", "500-disk-full", "502", "503", "504", "reset", "timeout"],
 )
 def test_given_a_failing_server_then_each_failure_is_retried_or_fatal(
     server: FakeListmonk,
