@@ -26,11 +26,18 @@ from typing import Any, Optional, Sequence, Union
 import orjson
 
 from destination_listmonk.operations import CreateSubscriber, Plan, RewriteProfile
+from destination_listmonk.timings import Timings
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError, RequestRejected
 
-# Below this many rows an import's fixed cost (upload, polling) is not worth it.
+# Below this many rows in a batch an import's fixed cost (upload, polling, listmonk's notification) is not worth it.
 MIN_ROWS = 50
+# Profile rewrites are gathered across batches up to this many rows (listmonk commits an import 10,000 rows at a
+# time), or for this long, before they go as one import: listmonk emails its admins after every import, and a
+# re-sync with 1% changed would otherwise run one small import per batch. New subscribers go at once, one import
+# per batch, so that an initial load is committed (and its STATEs passed on) as it goes.
+IMPORT_ROWS = 10_000
+GATHER_SECONDS = 10.0
 _BUSY = "already running"
 _SKIPPED_LINE = re.compile(r"skipping line (\d+): ([^:\[]+)")
 BUSY_WAIT_SECONDS = 600.0
@@ -93,45 +100,79 @@ class _PendingImport:
 
 
 class BulkImporter:
-    """Runs imports one at a time (as listmonk requires). The last import of a batch may still be running when
-    `create` returns, so the next batch's records are read, mapped, looked up and planned meanwhile (all but those
-    `in_flight` names); `settle` waits for it, and the sync calls it before any write, STATE or lookup that must
-    see its result."""
+    """Runs imports one at a time (as listmonk requires). Profile rewrites are gathered per list, across batches,
+    until there are `IMPORT_ROWS` of them or the oldest has waited `GATHER_SECONDS`; new subscribers go at once.
+    An import may still be running when `submit` returns, so the next batch's records are read, mapped, looked up and planned
+    meanwhile (all but those `in_flight` names). `settle` sends what is gathered and waits until listmonk holds
+    it all; the sync calls it before a STATE and before a lookup that must see those rows. `wait` only waits for
+    the running import."""
 
-    def __init__(self, client: ListmonkClient) -> None:
+    def __init__(
+        self, client: ListmonkClient, timings: Optional[Timings] = None, import_rows: int = IMPORT_ROWS,
+        gather_seconds: float = GATHER_SECONDS,
+    ) -> None:
         self._client = client
+        self._timings = timings or Timings()
+        self._import_rows = import_rows
+        self._gather_seconds = gather_seconds
         self._pending: Optional[_PendingImport] = None
+        self._gathered: dict[_GroupKey, list[Plan]] = {}
+        self._gathered_since: dict[_GroupKey, float] = {}
         self._interrupted: list[Plan] = []
 
     def submit(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
-        """Starts imports for the eligible plans; returns the positions handed to the importer and the rows
-        listmonk skipped in the imports that already finished."""
+        """Takes the eligible plans (sent now or later); returns the positions handed to the importer and the rows
+        listmonk skipped in the imports that finished meanwhile."""
         handled: set[int] = set()
         rejected: list[tuple[Plan, str]] = []
-        for (kind, list_ids, preconfirm), members in _groups(plans).items():
+        for group, members in _groups(plans).items():
             if len(members) < MIN_ROWS:
                 continue
-            rejected.extend(self.settle())
-            self._pending = self._start_import(members, kind, list_ids, preconfirm)
+            self._gathered_since.setdefault(group, time.monotonic())
+            self._gathered.setdefault(group, []).extend(members)
             handled.update(p.position for p in members)
+        overdue = time.monotonic() - self._gather_seconds
+        for group in [g for g, members in self._gathered.items()
+                      if g[0] == "create" or len(members) >= self._import_rows or self._gathered_since[g] <= overdue]:
+            rejected.extend(self._send(group))
         return handled, rejected
 
     def busy(self) -> bool:
-        return self._pending is not None
+        return self._pending is not None or bool(self._gathered)
 
     def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Keys and emails of the running import's rows (empty once it has been settled)."""
-        if self._pending is None:
-            return frozenset(), frozenset()
-        members = self._pending.members
+        """Keys and emails of the rows listmonk may not hold yet: gathered, or in the running import."""
+        members = [p for group in self._gathered.values() for p in group]
+        if self._pending is not None:
+            members += self._pending.members
         return frozenset(p.key for p in members), frozenset(_row_op(p).email for p in members)
 
     def settle(self) -> list[tuple[Plan, str]]:
-        """Waits for the running import, if any; returns the rows listmonk skipped. An import listmonk lost by
-        restarting is not an error: its plans wait in `take_interrupted` to be planned again."""
+        """Sends every gathered row and waits until listmonk holds them; returns the rows listmonk skipped. An
+        import listmonk lost by restarting is not an error: its plans wait in `take_interrupted` to be planned
+        again."""
+        rejected: list[tuple[Plan, str]] = []
+        for group in list(self._gathered):
+            rejected.extend(self._send(group))
+        return rejected + self.wait()
+
+    def wait(self) -> list[tuple[Plan, str]]:
+        """Waits for the running import, if any; returns the rows listmonk skipped (a lost import: see `settle`)."""
         if self._pending is None:
             return []
         pending, self._pending = self._pending, None
+        with self._timings.span("import_wait"):
+            return self._finished(pending)
+
+    def _send(self, group: _GroupKey) -> list[tuple[Plan, str]]:
+        """Starts the import of a group's gathered rows once the running one has finished."""
+        rejected = self.wait()
+        kind, list_ids, preconfirm = group
+        del self._gathered_since[group]
+        self._pending = self._start_import(self._gathered.pop(group), kind, list_ids, preconfirm)
+        return rejected
+
+    def _finished(self, pending: _PendingImport) -> list[tuple[Plan, str]]:
         status = self._client.wait_for_import()
         if status.name != pending.file_name:
             # listmonk keeps the import status in memory: after a restart it reports `none` (or an import someone
@@ -185,7 +226,8 @@ class BulkImporter:
             "overwrite_subscription_status": False,
         }
         file_name = f"airbyte-{uuid.uuid4().hex[:12]}.csv"
-        self._start(params, buffer.getvalue(), file_name)
+        with self._timings.span("import_upload"):
+            self._start(params, buffer.getvalue(), file_name)
         return _PendingImport(members, file_name)
 
     def _start(self, params: dict[str, object], csv_text: str, file_name: str) -> None:

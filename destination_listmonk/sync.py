@@ -20,6 +20,7 @@ from destination_listmonk.operations import Plan
 from destination_listmonk.protection import plan
 from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
 from destination_listmonk.state_counts import StateRecordCounts
+from destination_listmonk.timings import Timings
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError
@@ -41,13 +42,14 @@ class SubscriberSync:
         self._config = config
         self._routes = routes
         self._audit = audit
+        self._timings = Timings()
         self._lookup = SubscriberLookup(
-            client, config.match_key, config.advanced.lookup_keys_per_call, config.advanced.concurrency
+            client, config.match_key, config.advanced.lookup_keys_per_call, config.advanced.concurrency, self._timings
         )
-        bulk = BulkImporter(client) if config.advanced.bulk_import and not config.dry_run else None
-        self._writer = Writer(client, config.advanced.concurrency, bulk)
+        bulk = BulkImporter(client, self._timings) if config.advanced.bulk_import and not config.dry_run else None
+        self._writer = Writer(client, config.advanced.concurrency, bulk, self._timings)
         self._buffer: list[Union[Desired, Rejected]] = []
-        self._held_states: list[AirbyteMessage] = []
+        self._held_states: list[tuple[AirbyteMessage, float]] = []  # with when each arrived
         self._ready_states: list[AirbyteMessage] = []
         self._state_counts = StateRecordCounts()
         self._position = 0
@@ -89,13 +91,14 @@ class SubscriberSync:
                 # Passed on once every record before it is committed: at once, or, while an import still runs,
                 # once it has finished (at the latest when the next batch is planned), so that the next batch is
                 # read and looked up meanwhile.
-                self._held_states.append(message)
+                self._held_states.append((message, time.monotonic()))
                 yield from self._flush(settle=not self._writer.busy())
                 continue
             if len(self._buffer) >= self._config.advanced.batch_size:
                 # A bulk import may still run when this returns: the next batch is read meanwhile.
                 yield from self._flush(settle=False)
         yield from self._flush(settle=True)
+        self._audit.info("timings", **self._timings.report())
         self._audit.finish()
         yield from self._audit.drain()
 
@@ -108,7 +111,8 @@ class SubscriberSync:
     def _flush(self, settle: bool) -> Iterator[AirbyteMessage]:
         if self._buffer:
             batch, self._buffer = self._buffer, []
-            latest, plans = self._plan_batch(batch)
+            with self._timings.span("plan"):
+                latest, plans = self._plan_batch(batch)
             # Planning waited for the previous import: the STATEs it held go out before this batch's writes,
             # which may fail. The audit goes out first, so a policy failure comes after its reasons.
             yield from self._audit.drain()
@@ -126,15 +130,21 @@ class SubscriberSync:
         ready, self._ready_states = self._ready_states, []
         yield from ready
 
-    def _settle(self) -> None:
+    def _settle(self, everything: bool = True) -> None:
         while True:
-            for failed_plan, reason in self._writer.settle():
+            for failed_plan, reason in self._writer.settle(everything):
                 self._refused(failed_plan, reason)
             if not self._redo_lost_writes():
                 break
+        if self._writer.busy():  # rows still gathered for a later import: keep only what it may need to redo
+            keys = self._writer.in_flight()[0]
+            self._unsettled = {position: item for position, item in self._unsettled.items() if item.key in keys}
+            return
         self._unsettled.clear()
         # Every write is done now, the import included: every STATE held so far follows committed records only.
-        self._ready_states.extend(self._held_states)
+        for message, held_since in self._held_states:
+            self._timings.state_released(held_since)
+            self._ready_states.append(message)
         self._held_states.clear()
 
     def _redo_lost_writes(self) -> bool:
@@ -214,16 +224,17 @@ class SubscriberSync:
                 self._refused(conflict, "the email already belongs to another subscriber")
 
     def _plan_around_running_import(self, desired: list[Desired]) -> list[Plan]:
-        """Looks up and plans, while the previous batch's import still runs, every record that import cannot
-        have touched (neither its key nor its email is in it); the others once it has finished, so that every
-        lookup sees listmonk's state. Writes start only after it has finished."""
+        """Looks up and plans, while the previous batch's import still runs, every record that import (or the rows
+        gathered for the next one) cannot have touched (neither its key nor its email is in it); the others once
+        listmonk holds those rows, so that every lookup sees listmonk's state. Writes start only after the running
+        import has finished."""
         keys, emails = self._writer.in_flight()
         now: list[Desired] = []
         later: list[Desired] = []
         for item in desired:
             (later if item.key in keys or item.email in emails else now).append(item)
         plans = self._plan(now)
-        self._settle()
+        self._settle(everything=bool(later))
         if later:
             plans = sorted(plans + self._plan(later), key=lambda p: p.position)
         return plans
@@ -246,7 +257,8 @@ class SubscriberSync:
             return
         loader, self._loader = self._loader, None
         try:
-            self._snapshot = loader.result()
+            with self._timings.span("export_wait"):
+                self._snapshot = loader.result()
         except Exception as error:  # whatever broke the export, the sync goes on without it
             # The export only saves lookups: without it every record is looked up, as with `never`.
             self._snapshot_policy.give_up()

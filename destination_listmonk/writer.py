@@ -11,6 +11,7 @@ from typing import Callable, Literal, Optional, Sequence, TypeVar
 
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.pacing import AdaptiveConcurrency
+from destination_listmonk.timings import Timings
 from destination_listmonk.operations import (
     BlocklistSubscriber,
     ChangeSubscriptions,
@@ -37,8 +38,12 @@ _ById = TypeVar("_ById", BlocklistSubscriber, DeleteSubscriber)  # the operation
 
 
 class Writer:
-    def __init__(self, client: ListmonkClient, concurrency: int, bulk: Optional[BulkImporter] = None) -> None:
+    def __init__(
+        self, client: ListmonkClient, concurrency: int, bulk: Optional[BulkImporter] = None,
+        timings: Optional[Timings] = None,
+    ) -> None:
         self._client = client
+        self._timings = timings or Timings()
         self.concurrency = AdaptiveConcurrency(concurrency)
         self._bulk = bulk
 
@@ -86,27 +91,34 @@ class Writer:
             result.rejected.extend(skipped_rows)
             failed.update(plan.position for plan, _ in skipped_rows)
         rest = [p for p in plans if p.position not in imported]
-        self._parallel(create, [p for p in rest if p.ops and isinstance(p.ops[0], CreateSubscriber)])
-        self._parallel(profile, [p for p in rest if any(isinstance(o, _PROFILE_WRITES) for o in p.ops)])
+        with self._timings.span("other_writes", 0):
+            self._parallel(create, [p for p in rest if p.ops and isinstance(p.ops[0], CreateSubscriber)])
+        profiles = [p for p in rest if any(isinstance(o, _PROFILE_WRITES) for o in p.ops)]
+        with self._timings.span("profile_calls", len(profiles)):
+            self._parallel(profile, profiles)
 
-        survivors = [p for p in plans if p.position not in failed]
-        self._change_subscriptions(survivors, created, result, failed)
-        survivors = [p for p in survivors if p.position not in failed]
-        self._grouped_ids(survivors, BlocklistSubscriber, self._client.blocklist_subscribers, result, failed)
-        self._grouped_ids(survivors, DeleteSubscriber, self._client.delete_subscribers, result, failed)
+        with self._timings.span("other_writes", 0):
+            survivors = [p for p in plans if p.position not in failed]
+            self._change_subscriptions(survivors, created, result, failed)
+            survivors = [p for p in survivors if p.position not in failed]
+            self._grouped_ids(survivors, BlocklistSubscriber, self._client.blocklist_subscribers, result, failed)
+            self._grouped_ids(survivors, DeleteSubscriber, self._client.delete_subscribers, result, failed)
         return result
 
     def busy(self) -> bool:
-        """Whether a write may still be running on listmonk (a bulk import); every other write is done."""
+        """Whether a write may still be running on listmonk or be gathered for an import; every other is done."""
         return self._bulk is not None and self._bulk.busy()
 
     def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Keys and emails of the subscribers a still-running write (a bulk import) may be changing."""
+        """Keys and emails of the subscribers a still-running or gathered write (a bulk import) may be changing."""
         return self._bulk.in_flight() if self._bulk is not None else (frozenset(), frozenset())
 
-    def settle(self) -> list[tuple[Plan, str]]:
-        """Waits for writes still running on listmonk (a bulk import); returns the records it refused."""
-        return self._bulk.settle() if self._bulk is not None else []
+    def settle(self, everything: bool = True) -> list[tuple[Plan, str]]:
+        """Waits for writes still running on listmonk (a bulk import), and with `everything` first sends the rows
+        gathered for a later import; returns the records listmonk refused."""
+        if self._bulk is None:
+            return []
+        return self._bulk.settle() if everything else self._bulk.wait()
 
     def take_interrupted(self) -> list[Plan]:
         """Plans whose writes listmonk lost by restarting (a bulk import it forgot); some rows may have landed."""

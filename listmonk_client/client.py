@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+import orjson
 import requests
 from pydantic import ValidationError
 
@@ -83,6 +84,10 @@ def _export_line_blocks(response: requests.Response) -> Iterator[io.StringIO]:
     rest = "".join(pending)
     if rest:
         yield io.StringIO(rest, newline="")
+
+
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))  # every digit 0, all else space
+_LONG_NUMBER = b"0" * 19  # 10**18 and up: near or beyond what 64 bits hold
 
 
 class ListmonkClient:
@@ -155,6 +160,16 @@ class ListmonkClient:
 
     @staticmethod
     def _json_of(response: requests.Response, method: str, path: str) -> Any:
+        content = response.content
+        # orjson parses a page of subscribers several times faster, but turns an integer beyond 64 bits (which
+        # listmonk's attributes may hold) into a float, silently: a body with a run of 19 digits or more, and
+        # one orjson refuses (not UTF-8), goes to the standard parser. The digit check costs about a tenth of
+        # the parse.
+        if _LONG_NUMBER not in content.translate(_DIGITS_ONLY):
+            try:
+                return orjson.loads(content)
+            except orjson.JSONDecodeError:
+                pass
         try:
             return response.json()
         except ValueError as exc:

@@ -240,8 +240,9 @@ def _run_connector(spec: CaseSpec) -> tuple[int, str, dict[str, Any]]:
     from destination_listmonk.destination import DestinationListmonk
 
     summary: dict[str, Any] = {}
+    timings: dict[str, Any] = {}
     states = 0
-    # Consume the output as the platform would: one message at a time, keeping only the summary.
+    # Consume the output as the platform would: one message at a time, keeping only the summary and timings.
     for message in DestinationListmonk().write(connector_config(spec), connector_catalog(), connector_messages(spec)):
         if message.type == Type.STATE:
             states += 1
@@ -252,9 +253,33 @@ def _run_connector(spec: CaseSpec) -> tuple[int, str, dict[str, Any]]:
                 continue
             if isinstance(event, dict) and event.get("event") == "summary":
                 summary = event
+            elif isinstance(event, dict) and event.get("event") == "timings":
+                timings = event
     keys = ("created", "updated", "unchanged", "rejected", "skipped_changes")
     outcome = " ".join(f"{k}={summary[k]}" for k in keys if summary.get(k))
-    return spec.n, outcome or "no summary", {"summary": summary, "states": states}
+    return spec.n, outcome or "no summary", {"summary": summary, "timings": timings, "states": states}
+
+
+# Short names of the destination's `timings` phases, in the order the per-case line gives them.
+TIMING_LABELS = {
+    "plan": "plan", "lookup": "lookups", "export_wait": "export wait", "import_upload": "import upload",
+    "import_wait": "import wait", "profile_calls": "PATCH/PUT", "other_writes": "other writes",
+}
+
+
+def timing_line(timings: dict[str, Any]) -> str:
+    """One line of where a connector case's wall time went, from the destination's `timings` event."""
+    seconds, calls = timings.get("seconds", {}), timings.get("calls", {})
+    parts = [f"read+map {timings.get('read_and_map_seconds', 0):.2f}s"]
+    for phase, label in TIMING_LABELS.items():
+        if seconds.get(phase):
+            count = f" ({calls[phase]:,})" if calls.get(phase) else ""
+            parts.append(f"{label} {seconds[phase]:.2f}s{count}")
+    held = timings.get("states_held", 0)
+    if held:
+        parts.append(f"{held} STATEs held {timings.get('state_hold_seconds', 0):.2f}s "
+                     f"(max {timings.get('state_hold_max_seconds', 0):.2f}s)")
+    return ", ".join(parts)
 
 
 # -- system 2: listmonk's own CSV import ---------------------------------------------------------------

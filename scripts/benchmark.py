@@ -9,6 +9,7 @@ records/s, HTTP requests and writes issued, and the peak RSS of the process doin
     python scripts/benchmark.py --sizes 10000,100000 --json out.json
     python scripts/benchmark.py --sizes 100000 --systems connector --cases initial,nochange
     python scripts/benchmark.py --url https://lists.example.com --user api --token ...   # a real listmonk
+    python scripts/benchmark.py --url http://localhost:9000 --user api --token ... --reset-cmd ./fresh-listmonk.sh
     python scripts/benchmark.py --emulator-lookup --systems none  # only the 1M-subscriber lookup timing
 
 Systems: `connector` (this project's destination, in-process in the child), `csv_import` (POST
@@ -20,7 +21,12 @@ new subscriber, via --posts), `connector+snapshot` (advanced.snapshot_lookup `al
 `connector` runs the defaults (snapshot `auto`).
 
 On the local server every scenario (one system, one N) starts from a fresh install holding only its own contacts
-(plus --others seeded subscribers); a real listmonk keeps whatever it holds.
+(plus --others seeded subscribers); a real listmonk keeps whatever it holds, unless --reset-cmd gives it a fresh
+install before each scenario (the command must leave the same URL, user and token working).
+
+For the connector, each case also reports where its wall time went (the destination's `timings` audit event):
+planning, lookups, waiting for the export, import upload and completion, PATCH/PUT calls, other writes, the rest
+(reading and mapping the input), and how long STATEs were held for a running import.
 
 Request counts come from the local server's /api counter (delta around each case), or against a remote
 listmonk from a counter wrapped around requests.Session.send in the child.
@@ -33,6 +39,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -44,11 +51,14 @@ from typing import Any, Callable, Iterator, Optional
 # The child processes import bench_support by name; spawn hands them this sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_support import CASES, CASES_BY_NAME, CaseResult, CaseSpec, machine_info, run_isolated  # noqa: E402
+from bench_support import (  # noqa: E402
+    CASES, CASES_BY_NAME, CaseResult, CaseSpec, machine_info, run_isolated, timing_line,
+)
 
 SYSTEMS = ("connector", "csv_import", "naive")
 SNAPSHOT_MODES = {"connector+snapshot": "always", "connector-lookups": "never"}
 MIB = 1024
+RESET_READY_SECONDS = 300
 
 
 # -- command line -----------------------------------------------------------------------------------------
@@ -94,6 +104,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--url", default=os.environ.get("LISTMONK_URL"), help="a listmonk to use instead of the local server")
     parser.add_argument("--user", default=os.environ.get("LISTMONK_USER"))
     parser.add_argument("--token", default=os.environ.get("LISTMONK_TOKEN"))
+    parser.add_argument("--reset-cmd", help="with --url: a shell command run before each scenario that leaves a "
+                                            "fresh listmonk at the same URL, user and token")
     parser.add_argument("--emulator-lookup", action="store_true",
                         help="seed 1,000,000 subscribers in the local server and time a 1,000-email lookup")
     parser.add_argument("--lookup-seed", type=int, default=1_000_000, help="subscribers seeded for --emulator-lookup")
@@ -101,6 +113,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.url and not (args.user and args.token):
         parser.error("--url needs --user and --token (or LISTMONK_USER / LISTMONK_TOKEN)")
+    if args.reset_cmd and not args.url:
+        parser.error("--reset-cmd needs --url (the local server resets itself)")
     if args.url and args.others:
         parser.error("--others needs the local server (a real listmonk holds what it holds)")
     if args.url and args.emulator_lookup:
@@ -122,8 +136,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 class Target:
     """Where the cases run, plus the server-side request counter when there is one (the local server)."""
 
-    def __init__(self, url: str, user: str, token: str, emulator: Any = None) -> None:
+    def __init__(self, url: str, user: str, token: str, emulator: Any = None, reset_cmd: Optional[str] = None) -> None:
         self.url, self.user, self.token, self.emulator = url, user, token, emulator
+        self.reset_cmd = reset_cmd
 
     def client(self) -> Any:
         from listmonk_client.client import ListmonkClient
@@ -141,7 +156,7 @@ class Target:
 @contextmanager
 def open_target(args: argparse.Namespace) -> Iterator[Target]:
     if args.url:
-        yield Target(args.url.rstrip("/"), args.user, args.token)
+        yield Target(args.url.rstrip("/"), args.user, args.token, reset_cmd=args.reset_cmd)
         return
     from listmonk_emulator import EmulatorServer
 
@@ -183,10 +198,29 @@ def row_for(system: str, case: str, n: int, result: CaseResult, server: Optional
         "outcome": result.outcome,
         "measured": asdict(result),
         "server_by_route": (server or {}).get("by_route", {}),
+        "timings": result.details.get("timings", {}),
     }
 
 
+def reset_listmonk(target: Target) -> None:
+    """Runs --reset-cmd, then waits until the fresh listmonk answers with the same credentials."""
+    assert target.reset_cmd is not None
+    subprocess.run(target.reset_cmd, shell=True, check=True)
+    deadline = time.monotonic() + RESET_READY_SECONDS
+    while True:
+        try:
+            with target.client() as client:
+                client.server_info()
+            return
+        except Exception:  # not up yet (connection refused, 5xx, auth not set up yet)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def run_scenario(target: Target, args: argparse.Namespace, system: str, n: int) -> list[dict[str, Any]]:
+    if target.reset_cmd:
+        reset_listmonk(target)
     if target.emulator is not None:
         # Every scenario on a fresh install, so listmonk holds the scenario's contacts and --others only: the
         # export snapshot's cost depends on how many subscribers listmonk holds.
@@ -210,6 +244,8 @@ def run_scenario(target: Target, args: argparse.Namespace, system: str, n: int) 
         rows.append(row)
         print(f"  {system:<15} {case.name:<9} N={n:<8,} {row['wall_s']:8.1f}s  {row['requests']:>9,} req  "
               f"{row['outcome']}", file=sys.stderr, flush=True)
+        if row["timings"]:
+            print(f"  {'':<15} {'':<9} {timing_line(row['timings'])}", file=sys.stderr, flush=True)
     return rows
 
 
@@ -290,6 +326,14 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def timing_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Where each connector case's wall time went, one line per case."""
+    labels = {c.name: c.label for c in CASES}
+    lines = [f"- {row['n']:,} {row['system']}, {labels[row['case']]} ({row['wall_s']:.1f}s): {timing_line(row['timings'])}"
+             for row in rows if row["timings"]]
+    return ["", "Where the connector's wall time went (the destination's `timings` event):", "", *lines] if lines else []
+
+
 def lookup_lines(lookup: dict[str, Any]) -> list[str]:
     lines = [
         "",
@@ -342,7 +386,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         source = "local server's /api counter" if target.emulator is not None else "child's requests.Session counter"
         report = ["", *machine_lines(machine, version, target), ""]
         if rows:
-            report += table(rows) + legend(args, source)
+            report += table(rows) + timing_lines(rows) + legend(args, source)
         if lookup:
             report += lookup_lines(lookup)
         report += ["", f"Benchmark run took {total_s:.0f}s in total."]

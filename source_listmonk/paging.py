@@ -10,6 +10,7 @@ be; if it moved, the previous page is read again (rows already seen are dropped 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Optional, Protocol
 
@@ -40,24 +41,29 @@ class SubscriberPages(Protocol):
 
 
 class KeysetPages:
+    """The next page is requested as soon as the last id of the current one is known, so listmonk prepares it
+    while the current page's rows are emitted: two pages in memory at most."""
+
     def __init__(self, client: ListmonkClient, per_page: int) -> None:
         self._client = client
         self._per_page = per_page
 
+    def _page(self, after_id: int, narrowing: Optional[SqlExpr]) -> list[dict[str, Any]]:
+        expr = SqlExpr(f"subscribers.id > {int(after_id)}")
+        if narrowing is not None:
+            expr = expr.and_(narrowing)
+        return _results(self._client, {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": self._per_page})
+
     def __call__(self, after_id: int, narrowing: Optional[SqlExpr]) -> Iterator[list[dict[str, Any]]]:
-        last_id = after_id
-        while True:
-            expr = SqlExpr(f"subscribers.id > {int(last_id)}")
-            if narrowing is not None:
-                expr = expr.and_(narrowing)
-            params = {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": self._per_page}
-            rows = _results(self._client, params)
-            if not rows:
-                return
-            yield rows
-            last_id = int(rows[-1]["id"])
-            if len(rows) < self._per_page:
-                return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="listmonk-next-page") as pool:
+            rows = self._page(after_id, narrowing)
+            while rows:
+                last = len(rows) < self._per_page
+                following = None if last else pool.submit(self._page, int(rows[-1]["id"]), narrowing)
+                yield rows
+                if following is None:
+                    return
+                rows = following.result()
 
 
 class OffsetPages:

@@ -3,6 +3,7 @@ never what listmonk holds afterwards."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -225,3 +226,55 @@ def test_given_a_protected_attribute_then_profile_changes_go_by_patch_and_it_sur
     routes = emulator.stats()["by_route"]
     assert run.summary["updated"] == 60 and "POST /api/import/subscribers" not in routes
     assert {s.attribs.get("vip", "absent") for s in subscribers_of(client, domain).values()} == {"absent"}
+
+
+def test_given_profile_changes_in_consecutive_batches_then_one_import_carries_them_and_each_state_follows_its_records(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed",
+                      advanced={"batch_size": 50})
+    people = contacts(domain, 150)
+    write(settings, with_states(people, every=50))
+    ids = {e: s.id for e, s in subscribers_of(client, domain).items()}
+    client.change_subscriptions([ids[f"f1@{domain}"]], "unsubscribe", [news.id])
+    client.blocklist_subscribers([ids[f"f2@{domain}"]])
+    changed = [{**person, "name": f"{person['name']} B", "plan": "pro"} for person in people]
+
+    markers, emitted = [], []
+    for message in DestinationListmonk().write(settings, catalog(), with_states(changed, every=50)):
+        emitted.append(message)
+        if message.type == Type.STATE and message.state is not None:
+            marker = message.state.stream.stream_state.marker
+            held = subscribers_of(client, domain)
+            assert [i for i in range(marker) if held[f"f{i}@{domain}"].attribs.get("plan") != "pro"] == []
+            markers.append(marker)
+
+    (timings,) = [json.loads(m.log.message) for m in emitted if m.log is not None and '"timings"' in m.log.message]
+    assert timings["calls"]["import_upload"] == 1 and timings["calls"]["profile_calls"] == 0  # three batches, one import
+    assert markers == [50, 100, 150, 150]
+    held = subscribers_of(client, domain)
+    assert {e: (s.name, s.attribs["plan"]) for e, s in held.items()} == {
+        f"f{i}@{domain}": (f"Fast {i} B", "pro") for i in range(150)
+    }
+    assert subscriptions(held[f"f1@{domain}"]) == {news.id: "unsubscribed"}
+    assert held[f"f2@{domain}"].status == "blocklisted"
+    assert all(subscriptions(s) == {news.id: "confirmed"} for e, s in held.items() if e[:3] not in ("f1@", "f2@"))
+
+
+def test_given_a_later_batch_repeating_a_gathered_profile_change_then_it_is_planned_on_top_of_it(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 60})
+    people = contacts(domain, 60)
+    write(settings, with_states(people, every=60))
+    # Batch 1 changes everyone's plan (gathered for an import); batch 2 adds a tier to f7 and says nothing of its
+    # plan: merged on top of what batch 1 wrote, f7 keeps "pro".
+    changes = [{**person, "plan": "pro"} for person in people] + [{"email": f"f7@{domain}", "tier": "gold"}]
+    run = write(settings, with_states(changes, every=60))
+
+    held = subscribers_of(client, domain)
+    assert run.summary["updated"] == 61 and run.summary["rejected"] == 0
+    assert held[f"f7@{domain}"].attribs == {"plan": "pro", "tier": "gold"}
+    assert {s.attribs["plan"] for s in held.values()} == {"pro"}

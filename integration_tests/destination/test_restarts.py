@@ -105,3 +105,32 @@ def test_given_a_proxy_answering_5xx_for_a_while_then_the_sync_rides_it_out(
 ) -> None:
     assert_same_as_a_clean_run(listmonk, emulator, client, lambda: emulator.set_faults(status=status, count=12))
     assert emulator.faults()["count"] == 0
+
+
+def test_given_a_restart_during_an_import_gathered_from_several_batches_then_all_its_records_are_planned_again(
+    listmonk: Any, emulator: Any, client: ListmonkClient
+) -> None:
+    domain = f"gather-{uuid.uuid4().hex[:8]}.example.com"
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed",
+                      advanced={"batch_size": 50, "bulk_import": True, "retry_budget_seconds": 60})
+    people = [{"email": f"g{i}@{domain}", "name": f"Gathered {i}", "plan": "basic"} for i in range(150)]
+    write(settings, with_states(people, every=50))
+    ids = {e: s.id for e, s in subscribers_of(client, domain).items()}
+    client.change_subscriptions([ids[f"g1@{domain}"]], "unsubscribe", [news.id])
+    client.blocklist_subscribers([ids[f"g2@{domain}"]])
+    # Three batches of profile changes go as one import; the first poll of its status restarts listmonk, which
+    # forgets the import before a row landed.
+    emulator.set_faults(import_delay_ms=1000, restart_after=0, restart_down_ms=1500, method="GET",
+                        path_prefix="/api/import/subscribers")
+    try:
+        run = write(settings, with_states([{**p, "plan": "pro"} for p in people], every=50))
+    finally:
+        emulator.wait_until_serving()
+
+    (lost,) = run.events("listmonk lost a running import (it restarted); its records are planned again")
+    assert lost["records"] == 150 and run.summary["updated"] == 150 and run.states == [50, 100, 150, 150]
+    after = subscribers_of(client, domain)
+    assert {s.attribs["plan"] for s in after.values()} == {"pro"}
+    assert subscriptions(after[f"g1@{domain}"]) == {news.id: "unsubscribed"}
+    assert after[f"g2@{domain}"].status == "blocklisted"

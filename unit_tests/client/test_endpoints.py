@@ -370,3 +370,13 @@ def test_export_without_an_asked_column_fails_naming_it(server: FakeListmonk, cl
 
     with pytest.raises(ListmonkError, match="no attributes column"):
         list(client.export_subscribers(("email", "attributes")))
+
+
+@pytest.mark.parametrize("value", [2**70 + 1, -(2**65) - 1, 2**64 - 1, 12345678901234567890123, 1.5e300, "Zoë ✓"])
+def test_attribute_values_come_back_exactly_whatever_their_size(
+    server: FakeListmonk, client: ListmonkClient, value: object
+) -> None:
+    # A fast parser would refuse integers beyond 64 bits; listmonk stores whatever JSON it was given.
+    server.script("GET", "/api/subscribers/1", data({**subscriber(1), "attribs": {"score": value, "nested": [value]}}))
+
+    assert client.get_subscriber(1).attribs == {"score": value, "nested": [value]}
