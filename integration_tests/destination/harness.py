@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
+import pytest
 from airbyte_cdk.models import (
     AirbyteMessage,
     AirbyteRecordMessage,
@@ -150,3 +151,10 @@ def held_as_compared(client: ListmonkClient, domain: str, list_roles: dict[int, 
                               {list_roles.get(sub.id, str(sub.id)): sub.subscription_status for sub in s.lists})
         for email, s in subscribers_of(client, domain).items()
     }
+
+
+def skip_without_profile_imports(client: ListmonkClient) -> None:
+    """Profile updates go by import only where listmonk's importer can rewrite profiles without touching
+    subscription statuses (v6.1+); on older servers they go by PUT, one by one."""
+    if not client.server_info().supports_patch:
+        pytest.skip("profile updates by import need listmonk v6.1+")

@@ -14,7 +14,15 @@ from airbyte_cdk.models import Type
 
 from destination_listmonk.destination import DestinationListmonk
 from integration_tests.contract.api import call
-from integration_tests.destination.harness import catalog, config, subscribers_of, subscriptions, with_states, write
+from integration_tests.destination.harness import (
+    catalog,
+    config,
+    skip_without_profile_imports,
+    subscribers_of,
+    subscriptions,
+    with_states,
+    write,
+)
 from listmonk_client.client import ListmonkClient
 
 
@@ -231,6 +239,7 @@ def test_given_a_protected_attribute_then_profile_changes_go_by_patch_and_it_sur
 def test_given_profile_changes_in_consecutive_batches_then_one_import_carries_them_and_each_state_follows_its_records(
     listmonk: Any, client: ListmonkClient, domain: str
 ) -> None:
+    skip_without_profile_imports(client)
     news = client.create_list(f"news-{domain}")
     settings = config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed",
                       advanced={"batch_size": 50})

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration_tests.destination.harness import config, with_states, write
+from integration_tests.destination.harness import config, skip_without_profile_imports, with_states, write
 from listmonk_client.client import ListmonkClient
 
 
 def test_given_a_resync_with_changed_profiles_then_the_timings_event_accounts_for_its_lookups_imports_and_wall_time(
     listmonk: Any, client: ListmonkClient, domain: str
 ) -> None:
+    skip_without_profile_imports(client)
     news = client.create_list(f"news-{domain}")
     settings = config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 500, "lookup_keys_per_call": 50})
     people = [{"email": f"t{i}@{domain}", "name": f"Timed {i}", "plan": "basic"} for i in range(120)]
