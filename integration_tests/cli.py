@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, Union
 
 STREAM = "contacts"
 CATALOG = {"streams": [{
@@ -122,20 +122,22 @@ class Cli:
         path.write_text(json.dumps(catalog or CATALOG))
         return path
 
-    def start(self, command: str, args: Sequence[str], stdin_text: str = "") -> "RunningCli":
-        """Starts a console script reading `stdin_text`; its output goes to files, so it never blocks on a pipe."""
+    def start(self, command: str, args: Sequence[str], stdin_text: Union[str, bytes] = "") -> "RunningCli":
+        """Starts a console script reading `stdin_text` (bytes for input that is not UTF-8); its output goes to
+        files, so it never blocks on a pipe."""
         self._runs += 1
         base = self.directory / f"run{self._runs}"
-        (base.with_suffix(".in")).write_text(stdin_text)
+        data = stdin_text.encode() if isinstance(stdin_text, str) else stdin_text
+        (base.with_suffix(".in")).write_bytes(data)
         with open(base.with_suffix(".in"), "rb") as stdin, open(base.with_suffix(".out"), "wb") as stdout, \
                 open(base.with_suffix(".err"), "wb") as stderr:
             process = subprocess.Popen([script(command), *args], stdin=stdin, stdout=stdout, stderr=stderr)
         return RunningCli(process, base, f"{command} {args[0] if args else ''} #{self._runs}", self.outputs)
 
-    def run(self, command: str, args: Sequence[str], stdin_text: str = "", timeout: float = 300) -> CliRun:
+    def run(self, command: str, args: Sequence[str], stdin_text: Union[str, bytes] = "", timeout: float = 300) -> CliRun:
         return self.start(command, args, stdin_text).finish(timeout)
 
-    def write(self, config: dict[str, Any], stdin_text: str, timeout: float = 300) -> CliRun:
+    def write(self, config: dict[str, Any], stdin_text: Union[str, bytes], timeout: float = 300) -> CliRun:
         return self.run("destination-listmonk", self.write_args(config), stdin_text, timeout)
 
     def write_args(self, config: dict[str, Any]) -> list[str]:
