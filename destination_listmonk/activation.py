@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from airbyte_cdk.models import AirbyteRecordMessage, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, DestinationSyncMode, FailureType
+from airbyte_cdk.models import (
+    AirbyteRecordMessage, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, DestinationSyncMode, FailureType, SyncMode,
+)
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from connector_kit.settings import parse_settings
@@ -54,6 +56,7 @@ class StreamSettings:
     capabilities: frozenset[Capability]
     soft_delete: bool
     match_key: Optional[str]  # None: the config's
+    whole_dataset: bool = False  # read in full refresh: the source sends everything it holds, every sync
 
     @property
     def label(self) -> str:
@@ -92,11 +95,12 @@ def _match_key(stream: ConfiguredAirbyteStream) -> Optional[str]:
 
 def _settings(stream: ConfiguredAirbyteStream, config: DestinationConfig) -> StreamSettings:
     mode = stream.destination_sync_mode
+    whole = stream.sync_mode == SyncMode.full_refresh
     soft_delete = mode == DestinationSyncMode.soft_delete
     name, namespace = stream.stream.name, stream.stream.namespace
     target = stream.destination_object_name
     if target is None:
-        return StreamSettings(namespace, name, False, config.strategy.mode, config.capabilities, soft_delete, None)
+        return StreamSettings(namespace, name, False, config.strategy.mode, config.capabilities, soft_delete, None, whole)
     if target not in OBJECTS:
         raise _config_error(
             f"Stream {name} is mapped to `{target}`, which listmonk does not have: map it to "
@@ -113,7 +117,7 @@ def _settings(stream: ConfiguredAirbyteStream, config: DestinationConfig) -> Str
         raise _config_error(
             f"Stream {name}: the sync mode `{mode.value}` is not offered for `{target}`; use append (insert), "
             "update, append_dedup (upsert) or soft_delete.")
-    return StreamSettings(namespace, name, True, strategy, capabilities, soft_delete, _match_key(stream))
+    return StreamSettings(namespace, name, True, strategy, capabilities, soft_delete, _match_key(stream), whole)
 
 
 def stream_settings(config: DestinationConfig, catalog: ConfiguredAirbyteCatalog) -> tuple[DestinationConfig, list[StreamSettings]]:
@@ -184,6 +188,7 @@ class Routes:
         self._soft_delete: list[bool] = []
         self._index: dict[tuple[Optional[str], str], int] = {}
         self._by_name: dict[str, int] = {}
+        self.whole_dataset = bool(settings) and all(stream.whole_dataset for stream in settings)
         for index, stream in enumerate(settings):
             self._index[(stream.namespace, stream.name)] = index
             self._by_name.setdefault(stream.name, index)

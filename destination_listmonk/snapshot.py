@@ -154,19 +154,22 @@ class Snapshot:
     @classmethod
     def from_export(cls, rows: Iterable[_Row], compare_name: bool, compare_status: bool,
                     written: Optional[WrittenFilter] = None,
-                    cancelled: Optional[threading.Event] = None) -> "Snapshot":
+                    cancelled: Optional[threading.Event] = None,
+                    progress: Optional[Callable[[int], None]] = None) -> "Snapshot":
         """From rows of listmonk's CSV export as (email, name, attributes as JSON text, status).
 
         With `cancelled`, as a background parse: every few hundred rows it stops (LoadCancelled) if that is set,
         and hands the GIL over, so the sync's lookup threads, back from the network, get it at once instead of
-        after Python's 5 ms switch interval each time. One loop does it all: a generator per step cost about a
-        tenth of a row's parse."""
+        after Python's 5 ms switch interval each time, and tells `progress` how many rows it has read. One loop
+        does it all: a generator per step cost about a tenth of a row's parse."""
         table = _Table()
         add = table.add
         for count, (email, name, attributes, status) in enumerate(rows):
             if cancelled is not None and count % _YIELD_EVERY == 0:
                 if cancelled.is_set():
                     raise LoadCancelled()
+                if progress is not None:
+                    progress(count)
                 time.sleep(0)
             if email is None:
                 raise MalformedExport("the export has a row without an email")
@@ -217,13 +220,17 @@ class SnapshotLoader:
         self._cancelled = threading.Event()
         self._snapshot: Optional[Snapshot] = None
         self._error: Optional[BaseException] = None
+        self.rows_read = 0  # so far, every few hundred rows
+
+        def note(rows: int) -> None:
+            self.rows_read = rows
 
         def load() -> None:
             try:
                 rows = client.export_subscribers(("email", "name", "attributes", "status"))
                 try:
                     self._snapshot = Snapshot.from_export(rows, compare_name, compare_status, self.written,
-                                                          self._cancelled)
+                                                          self._cancelled, note)
                 finally:
                     rows.close()  # at once: the error kept for the sync would keep the stream open until collected
             except BaseException as error:  # handed to whoever asks for the result, on the sync's thread
@@ -253,27 +260,50 @@ class SnapshotPolicy:
     least a full batch, so small syncs never pay) would cost in lookups half of what the export of everyone
     listmonk holds costs. The export then streams while the sync goes on, and is used as soon as it is in, or
     waited for once the records seen would cost the whole export: a sync that ends in between has paid at most
-    twice what its lookups cost."""
+    twice what its lookups cost.
 
-    def __init__(self, mode: str, min_records: int) -> None:
+    A stream read in full refresh brings everything its source holds on every sync. For such a write `auto`
+    starts the export at the first full batch, and waits for it from the moment the lookups show a re-sync (most
+    of a full batch already in listmonk): the rest of the sync is then likely as large as what listmonk holds. Whatever
+    the mode's reason to wait, at the end of the input it waits only if the records left to plan would cost more
+    in lookups than the rest of the export."""
+
+    def __init__(self, mode: str, min_records: int, whole_dataset: bool = False) -> None:
         self._mode = mode
         self._min_records = min_records
+        self._whole_dataset = whole_dataset
         self._held: Optional[int] = None
 
     def give_up(self) -> None:
         self._mode = "never"
 
     def start_due(self, records_seen: int, count_held: Callable[[], int]) -> bool:
+        if self._whole_dataset and self._mode == "auto" and records_seen >= self._min_records:
+            return self._count(count_held) <= AUTO_MAX_SUBSCRIBERS
         return self._worth(records_seen, 2 * EXPORT_COST_IN_LOOKUPS, count_held)
 
-    def wait_due(self, records_seen: int, count_held: Callable[[], int]) -> bool:
+    def wait_due(self, records_seen: int, count_held: Callable[[], int], found: int = 0, looked_up: int = 0) -> bool:
+        """`found` of the `looked_up` records so far were already in listmonk."""
+        if self._whole_dataset and self._mode == "auto" and looked_up >= self._min_records and found * 2 >= looked_up:
+            return self._count(count_held) <= AUTO_MAX_SUBSCRIBERS
         return self._worth(records_seen, EXPORT_COST_IN_LOOKUPS, count_held)
+
+    def worth_finishing(self, records_left: int, rows_read: int, count_held: Callable[[], int]) -> bool:
+        """At the end of the input: whether the `records_left` to plan would cost more in lookups than reading the
+        rest of an export that has `rows_read` rows in so far."""
+        if self._mode != "auto":
+            return self._mode == "always"
+        return records_left * EXPORT_COST_IN_LOOKUPS >= self._count(count_held) - rows_read
+
+    def _count(self, count_held: Callable[[], int]) -> int:
+        if self._held is None:
+            self._held = count_held()
+        return self._held
 
     def _worth(self, records_seen: int, export_cost_in_lookups: int, count_held: Callable[[], int]) -> bool:
         if self._mode != "auto":
             return self._mode == "always"
         if records_seen < self._min_records:
             return False
-        if self._held is None:
-            self._held = count_held()
-        return self._held <= AUTO_MAX_SUBSCRIBERS and records_seen * export_cost_in_lookups >= self._held
+        held = self._count(count_held)
+        return held <= AUTO_MAX_SUBSCRIBERS and records_seen * export_cost_in_lookups >= held

@@ -27,6 +27,10 @@ from listmonk_client.errors import ListmonkError
 from listmonk_client.models import SubscriberState
 
 MIN_RECORDS_FOR_RATIO = 100
+# Records read and mapped ahead while the export is awaited (about 1 KB each), so that reading the input overlaps
+# listmonk streaming the export instead of following it.
+READ_AHEAD_RECORDS = 20_000
+READ_AHEAD_STEP = 1_000  # records read ahead between two looks at the export
 # Imports lost to listmonk restarts one after the other before the sync gives up for Airbyte to retry later.
 MAX_LOST_IMPORTS_IN_A_ROW = 5
 
@@ -49,10 +53,13 @@ class SubscriberSync:
         bulk = BulkImporter(client, self._timings) if config.advanced.bulk_import and not config.dry_run else None
         self._writer = Writer(client, config.advanced.concurrency, bulk, self._timings)
         self._buffer: list[Union[Desired, Rejected]] = []
-        self._held_states: list[tuple[AirbyteMessage, float]] = []  # with when each arrived
+        # With when each arrived, and the position of the last record before it.
+        self._held_states: list[tuple[AirbyteMessage, float, int]] = []
+        self._planned_through = 0  # every record up to this position is planned and its writes started
         self._ready_states: list[AirbyteMessage] = []
         self._state_counts = StateRecordCounts()
         self._position = 0
+        self._flush_at = config.advanced.batch_size  # buffered records that call for planning
         self._client = client
         # The records of writes listmonk may still lose to a restart (a running import), to plan them again.
         self._unsettled: dict[int, Desired] = {}
@@ -61,8 +68,11 @@ class SubscriberSync:
         self._loader: Optional[SnapshotLoader] = None
         self._loader_started_after = 0  # records seen when the export started
         self._snapshot_policy = SnapshotPolicy(
-            config.advanced.snapshot_lookup if config.match_key == "email" else "never", config.advanced.batch_size
+            config.advanced.snapshot_lookup if config.match_key == "email" else "never", config.advanced.batch_size,
+            whole_dataset=routes.whole_dataset,
         )
+        self._looked_up = 0  # records looked up so far, and how many of them listmonk held
+        self._found = 0
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
         # rewrite nulls: the export has neither lists nor a way to tell a null from a missing key.
         self._unchanged_shortcut = config.null_values == "skip" and all(
@@ -91,13 +101,13 @@ class SubscriberSync:
                 # Passed on once every record before it is committed: at once, or, while an import still runs,
                 # once it has finished (at the latest when the next batch is planned), so that the next batch is
                 # read and looked up meanwhile.
-                self._held_states.append((message, time.monotonic()))
+                self._held_states.append((message, time.monotonic(), self._position))
                 yield from self._flush(settle=not self._writer.busy())
                 continue
-            if len(self._buffer) >= self._config.advanced.batch_size:
+            if len(self._buffer) >= self._flush_at:
                 # A bulk import may still run when this returns: the next batch is read meanwhile.
                 yield from self._flush(settle=False)
-        yield from self._flush(settle=True)
+        yield from self._flush(settle=True, final=True)
         self._audit.info("timings", **self._timings.report())
         self._audit.finish()
         yield from self._audit.drain()
@@ -108,17 +118,27 @@ class SubscriberSync:
         self._audit.summary.records += 1
         return self._position
 
-    def _flush(self, settle: bool) -> Iterator[AirbyteMessage]:
-        if self._buffer:
-            batch, self._buffer = self._buffer, []
+    def _flush(self, settle: bool, final: bool = False) -> Iterator[AirbyteMessage]:
+        if self._buffer and not final and self._reading_ahead():
+            self._flush_at = len(self._buffer) + READ_AHEAD_STEP
+            return  # nothing is settled either: the STATEs held follow records not yet written
+        buffered, self._buffer = self._buffer, []
+        size = self._flush_at = self._config.advanced.batch_size
+        end = len(buffered)
+        if not final and end > size:
+            # Records read ahead go in whole batches (each batch is an import); the rest waits for more records.
+            end -= end % size
+            self._buffer = buffered[end:]
+        for start in range(0, end, size):
             with self._timings.span("plan"):
-                latest, plans = self._plan_batch(batch)
+                latest, plans = self._plan_batch(buffered[start:min(start + size, end)], len(buffered) - start, final)
             # Planning waited for the previous import: the STATEs it held go out before this batch's writes,
             # which may fail. The audit goes out first, so a policy failure comes after its reasons.
             yield from self._audit.drain()
             self._enforce_rejection_policy()
             yield from self._pass_ready_states()
             self._write_batch(latest, plans)
+            self._planned_through = buffered[min(start + size, end) - 1].position
             self._audit.progress()
         if settle:
             self._settle()
@@ -141,11 +161,16 @@ class SubscriberSync:
             self._unsettled = {position: item for position, item in self._unsettled.items() if item.key in keys}
             return
         self._unsettled.clear()
-        # Every write is done now, the import included: every STATE held so far follows committed records only.
-        for message, held_since in self._held_states:
+        # Every write started is done now, the import included: the STATEs that follow planned records only
+        # follow committed ones. Those after records still read ahead wait for them.
+        waiting = []
+        for message, held_since, after in self._held_states:
+            if after > self._planned_through:
+                waiting.append((message, held_since, after))
+                continue
             self._timings.state_released(held_since)
             self._ready_states.append(message)
-        self._held_states.clear()
+        self._held_states = waiting
 
     def _redo_lost_writes(self) -> bool:
         """Plans again, from a fresh lookup, the records of imports listmonk lost by restarting, and writes them:
@@ -178,8 +203,17 @@ class SubscriberSync:
         self._audit.unplanned(failed_plan)
         self._audit.rejected(failed_plan.position, reason, failed_plan.key)
 
-    def _plan_batch(self, batch: list[Union[Desired, Rejected]]) -> tuple[dict[str, Desired], list[Plan]]:
-        """The batch's last record per key, and their plans."""
+    def _reading_ahead(self) -> bool:
+        """Whether to go on reading rather than plan: the export is due to be waited for and not in yet, and fewer
+        than READ_AHEAD_RECORDS records are buffered."""
+        self._start_export_when_due()
+        return (self._loader is not None and len(self._buffer) < READ_AHEAD_RECORDS and not self._loader.done()
+                and self._export_wait_due())
+
+    def _plan_batch(self, batch: list[Union[Desired, Rejected]], records_left: int,
+                    final: bool) -> tuple[dict[str, Desired], list[Plan]]:
+        """The batch's last record per key, and their plans; `records_left` to plan, this batch included, and
+        whether the input has ended."""
         latest: dict[str, Desired] = {}
         for item in batch:
             if isinstance(item, Rejected):
@@ -191,7 +225,7 @@ class SubscriberSync:
             latest[item.key] = item  # re-inserted so the batch keeps record order
         if self._config.match_key != "email":
             self._one_claim_per_email(latest)
-        self._use_snapshot_when_worth_it()
+        self._use_snapshot_when_worth_it(records_left if final else None)
         return latest, self._plan_around_running_import(list(latest.values()))
 
     def _write_batch(self, latest: dict[str, Desired], plans: list[Plan]) -> None:
@@ -239,22 +273,36 @@ class SubscriberSync:
             plans = sorted(plans + self._plan(later), key=lambda p: p.position)
         return plans
 
-    def _use_snapshot_when_worth_it(self) -> None:
-        if self._snapshot is not None:
+    def _start_export_when_due(self) -> None:
+        if self._snapshot is not None or self._loader is not None:
             return
-        seen, count_held = self._audit.summary.records, self._client.count_subscribers
-        if self._loader is None:
-            if not self._snapshot_policy.start_due(seen, count_held):
-                return
+        if self._snapshot_policy.start_due(self._audit.summary.records, self._client.count_subscribers):
             compare_name = any(c.mapping.name_field or c.mapping.name_template for c in self._routes.configs)
             compare_status = any(c.mapping.status_field is not None for c in self._routes.configs)
             self._loader = SnapshotLoader(self._client, compare_name, compare_status)
-            self._loader_started_after = seen
+            self._loader_started_after = self._audit.summary.records
             # The import still running may change its subscribers after the export has read them.
             for email in self._writer.in_flight()[1]:
                 self._loader.written.add(email)
-        if not (self._loader.done() or self._snapshot_policy.wait_due(seen, count_held)):
+
+    def _export_wait_due(self) -> bool:
+        return self._snapshot_policy.wait_due(
+            self._audit.summary.records, self._client.count_subscribers, self._found, self._looked_up)
+
+    def _use_snapshot_when_worth_it(self, records_left: Optional[int]) -> None:
+        """Takes the export once it is in, or waits for it when due; `records_left` once the input has ended."""
+        self._start_export_when_due()
+        if self._loader is None:
             return
+        if not self._loader.done():
+            if records_left is not None:
+                due = self._snapshot_policy.worth_finishing(
+                    records_left, self._loader.rows_read, self._client.count_subscribers)
+            else:
+                due = self._export_wait_due()
+            if not due:
+                return
+        seen = self._audit.summary.records
         loader, self._loader = self._loader, None
         try:
             with self._timings.span("export_wait"):
@@ -307,6 +355,8 @@ class SubscriberSync:
         if self._snapshot is not None:
             desired = self._shortcut(self._snapshot, desired, new_keys)
         current = self._current_state([d for d in desired if d.key not in new_keys])
+        self._looked_up += len(desired) - len(new_keys)
+        self._found += sum(1 for found in current.values() if not isinstance(found, str))
         plans: list[Plan] = []
         for item in desired:
             found = current.get(item.key)

@@ -44,12 +44,13 @@ def config(listmonk: Any, **overrides: Any) -> dict[str, Any]:
     return base
 
 
-def catalog(mode: DestinationSyncMode = DestinationSyncMode.append_dedup, stream: str = STREAM) -> ConfiguredAirbyteCatalog:
+def catalog(mode: DestinationSyncMode = DestinationSyncMode.append_dedup, stream: str = STREAM,
+            sync_mode: SyncMode = SyncMode.full_refresh) -> ConfiguredAirbyteCatalog:
     return ConfiguredAirbyteCatalog(
         streams=[
             ConfiguredAirbyteStream(
-                stream=AirbyteStream(name=stream, json_schema={"type": "object"}, supported_sync_modes=[SyncMode.full_refresh]),
-                sync_mode=SyncMode.full_refresh,
+                stream=AirbyteStream(name=stream, json_schema={"type": "object"}, supported_sync_modes=[sync_mode]),
+                sync_mode=sync_mode,
                 destination_sync_mode=mode,
             )
         ]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airbyte_cdk.models import Type
+from airbyte_cdk.models import SyncMode, Type
 
 from destination_listmonk.destination import DestinationListmonk
 from integration_tests.contract.api import call
@@ -30,9 +30,10 @@ def contacts(domain: str, count: int) -> list[dict[str, Any]]:
     return [{"email": f"f{i}@{domain}", "name": f"Fast {i}", "plan": "basic"} for i in range(count)]
 
 
-def test_given_auto_snapshot_when_a_sync_reaches_an_11th_of_listmonk_then_it_reads_the_export_and_ends_the_same(
+def test_given_auto_snapshot_when_an_incremental_sync_reaches_an_11th_of_listmonk_then_it_reads_the_export_and_ends_the_same(
     listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
 ) -> None:
+    incremental = catalog(sync_mode=SyncMode.incremental)  # it says nothing of how much of listmonk it covers
     news = client.create_list(f"news-{domain}")
     if client.count_subscribers() < 2500:  # others already held, so the sync starts with lookups
         emulator.seed(2500, email_prefix="other", domain=f"others-{domain}")
@@ -49,7 +50,7 @@ def test_given_auto_snapshot_when_a_sync_reaches_an_11th_of_listmonk_then_it_rea
     emulator.set_faults(import_delay_ms=400)  # longer than the export takes
     emulator.reset_stats()
 
-    run = write(settings, with_states(people, every=len(people)))  # a STATE would wait for each import
+    run = write(settings, with_states(people, every=len(people)), incremental)  # a STATE would wait for each import
 
     (loaded,) = run.events("export snapshot loaded")
     # The export starts once the lookups would cost half of it, and is used once in (at the latest when they
@@ -69,9 +70,41 @@ def test_given_auto_snapshot_when_a_sync_reaches_an_11th_of_listmonk_then_it_rea
     as_held = people[:-1]
     as_held[again_at] = people[-1]
     emulator.reset_stats()
-    again = write(settings, with_states(as_held, every=100))
+    again = write(settings, with_states(as_held, every=100), incremental)
     assert emulator.stats()["writes"] == 0 and again.summary["unchanged"] == len(people) - 1
     assert subscriptions(subscribers_of(client, domain)[f"f5@{domain}"]) == {news.id: "unsubscribed"}
+
+
+def test_given_a_full_refresh_re_sync_when_auto_then_the_export_is_read_after_the_first_batch_and_nothing_else_looked_up(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    if client.count_subscribers() < 5000:  # the cost rule alone would look 5 batches up before the export
+        emulator.seed(5000, email_prefix="other", domain=f"others-{domain}")
+    # Enough records that all but the first batch would cost more in lookups than the export of everyone listmonk
+    # holds once they are in: it is waited for, whenever the input ends.
+    people = contacts(domain, max(1000, math.ceil((client.count_subscribers() + 2000) / 1000) * 100))
+    settings = config(listmonk, target_lists=[str(news.id)], new_subscription_status="confirmed",
+                      advanced={"batch_size": 100, "snapshot_lookup": "never"})
+    write(settings, with_states(people, every=len(people)))
+    client.change_subscriptions([subscribers_of(client, domain)[f"f3@{domain}"].id], "unsubscribe", [news.id])
+    people[4] = {**people[4], "plan": "pro"}  # in the first batch, which is looked up
+    emulator.reset_stats()
+
+    auto = {**settings, "advanced": {**settings["advanced"], "snapshot_lookup": "auto"}}
+    run = write(auto, with_states(people, every=100))  # the harness's catalog reads the stream in full refresh
+
+    (loaded,) = run.events("export snapshot loaded")
+    assert loaded["started_after_records"] == 100
+    routes = emulator.stats()["by_route"]
+    # One count and the first batch's lookup, which found all of it in listmonk: a re-sync, so the rest waits for
+    # the export and is judged from it.
+    assert routes["GET /api/subscribers/export"] == 1 and routes["GET /api/subscribers"] == 2
+    assert (run.summary["updated"], run.summary["unchanged"]) == (1, len(people) - 1)
+    held = subscribers_of(client, domain)
+    assert held[f"f4@{domain}"].attribs["plan"] == "pro"
+    assert subscriptions(held[f"f3@{domain}"]) == {news.id: "unsubscribed"}
+    assert run.states == [*range(100, len(people) + 1, 100), len(people)]  # every STATE, in order
 
 
 def test_given_auto_snapshot_when_the_sync_is_smaller_than_a_batch_then_no_export_and_no_count(
@@ -147,6 +180,31 @@ def test_given_a_state_while_an_import_runs_then_it_is_passed_on_once_listmonk_h
             assert [i for i in range(marker) if f"f{i}@{domain}" not in held] == []
             markers.append(marker)
     assert markers == [m.state.stream.stream_state.marker for m in messages if m.state is not None]
+
+
+def test_given_records_read_ahead_while_the_export_is_awaited_then_each_state_follows_its_records_into_listmonk(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    if client.count_subscribers() < 5000:
+        emulator.seed(5000, email_prefix="other", domain=f"others-{domain}")
+    people = contacts(domain, max(1000, math.ceil((client.count_subscribers() + 2000) / 1000) * 100))
+    settings = config(listmonk, advanced={"batch_size": 100, "snapshot_lookup": "auto"})
+    write(settings, with_states(people, every=len(people)))
+    changed = [{**p, "name": f"Changed {i}"} if i % 10 == 0 else p for i, p in enumerate(people)]
+    # The export answers late: the records after the first batch are read and held while it is awaited.
+    emulator.set_faults(slow_ms=1500, slow_count=1, method="GET", path_prefix="/api/subscribers/export")
+
+    markers, messages = [], list(with_states(changed, every=100))
+    for message in DestinationListmonk().write(settings, catalog(), messages):
+        if message.type == Type.STATE and message.state is not None:
+            marker = message.state.stream.stream_state.marker
+            held = subscribers_of(client, domain)
+            assert (marker, [i for i in range(marker) if held[f"f{i}@{domain}"].name != changed[i]["name"]]) == (marker, [])
+            markers.append(marker)
+        elif message.type == Type.LOG and message.log is not None and "export snapshot loaded" in message.log.message:
+            assert json.loads(message.log.message)["after_records"] > 200  # read ahead while awaited
+    assert markers == [m.state.stream.stream_state.marker for m in messages if m.state is not None]
+    assert len([i for i, p in enumerate(changed) if p is not people[i]]) == len(people) // 10
 
 
 def test_given_an_import_that_listmonk_cuts_short_then_the_sync_fails_before_the_state_and_a_rerun_completes(

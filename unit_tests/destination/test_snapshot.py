@@ -174,6 +174,33 @@ def test_auto_snapshot_is_never_taken_of_a_listmonk_too_big_to_hold_and_the_fixe
     assert huge.calls == 0
 
 
+def test_auto_snapshot_of_a_full_refresh_starts_at_the_first_batch_and_is_waited_for_once_a_batch_shows_a_resync() -> None:
+    policy, count = SnapshotPolicy("auto", min_records=5000, whole_dataset=True), CountingHeld(1_000_000)
+    assert not policy.start_due(4999, count) and count.calls == 0
+    assert policy.start_due(5000, count)
+    # Waited for only once a full batch was looked up and at least half of it was in listmonk.
+    assert [policy.wait_due(10_000, count, found, looked) for found, looked in
+            ((0, 0), (4999, 4999), (2499, 5000), (2500, 5000), (9000, 10_000))] == [False, False, False, True, True]
+    mostly_new = SnapshotPolicy("auto", min_records=5000, whole_dataset=True)
+    assert not mostly_new.wait_due(50_000, count, 100, 50_000)  # the cost rule: not before an 11th of listmonk
+    assert mostly_new.wait_due(100_000, count, 100, 100_000)
+    incremental = SnapshotPolicy("auto", min_records=5000)
+    assert not incremental.start_due(5000, count) and not incremental.wait_due(10_000, count, 10_000, 10_000)
+    huge = SnapshotPolicy("auto", min_records=10, whole_dataset=True)
+    assert not huge.start_due(10**6, CountingHeld(AUTO_MAX_SUBSCRIBERS + 1))
+    assert count.calls == 3  # once a policy
+
+
+def test_at_the_end_of_the_input_the_export_is_waited_for_only_if_the_records_left_cost_more_than_its_rest() -> None:
+    count = CountingHeld(110_000)
+    auto = SnapshotPolicy("auto", min_records=100, whole_dataset=True)
+    assert [auto.worth_finishing(left, rows_read, count) for left, rows_read in
+            ((9999, 0), (10_000, 0), (1000, 98_999), (1000, 99_000))] == [False, True, False, True]
+    assert SnapshotPolicy("always", 100).worth_finishing(1, 0, count)
+    assert not SnapshotPolicy("never", 100).worth_finishing(10**9, 0, count)
+    assert count.calls == 1
+
+
 def test_a_policy_given_up_never_wants_the_export_again() -> None:
     policy = SnapshotPolicy("always", 1)
     policy.give_up()
