@@ -93,3 +93,41 @@ def test_given_sigkill_during_lookups_an_import_and_between_a_write_and_its_stat
         assert after[local][2] == status
         assert {k: v for k, v in after[local][3].items() if v == "unsubscribed"} == {
             k: v for k, v in lists.items() if v == "unsubscribed"}
+
+
+def test_given_sigkill_while_a_resync_awaits_the_export_and_during_its_patches_then_replays_end_as_a_clean_run(
+    listmonk: Any, emulator: Any, client: ListmonkClient, cli: Cli, domain: str
+) -> None:
+    """The export path: a full-refresh re-sync with `auto` reads listmonk's export and, while awaiting it, reads
+    records ahead with STATEs among them; one record in ten has a new name (a PATCH: `attribs.owner` is protected)."""
+    runs = {}
+    for role in ("clean", "crash"):
+        run_domain = f"{role}.{domain}"
+        settings, lists = prepare(client, listmonk, run_domain)
+        assert cli.write(settings, input_lines(people(run_domain), STATE_EVERY)).returncode == 0
+        changed = [{**p, "name": f"Renamed {i}"} if i % 10 == 3 else p for i, p in enumerate(people(run_domain))]
+        runs[role] = ({**settings, "advanced": {**settings["advanced"], "snapshot_lookup": "auto"}}, lists, changed)
+    consent_before = held_as_compared(client, f"crash.{domain}", runs["crash"][1])
+
+    clean_settings, clean_lists, clean_records = runs["clean"]
+    clean = cli.write(clean_settings, input_lines(clean_records, STATE_EVERY))
+    assert clean.returncode == 0 and clean.states[-1] == RECORDS
+    assert [e["started_after_records"] for e in clean.events("export snapshot loaded")] == [BATCH]
+
+    crash_settings, crash_lists, records = runs["crash"]
+    resumed_at = [0]
+    for hold in ({"hold_after": 0, "method": "GET", "path_prefix": "/api/subscribers/export"},
+                 {"hold_after": 300, "method": "PATCH", "path_prefix": "/api/subscribers/"}):
+        killed = kill_once_held(cli, emulator, crash_settings, records, resumed_at[-1], **hold)
+        figures.count("faults injected: SIGKILL of the sync", 1)
+        resumed_at.append(killed.states[-1] if killed.states else resumed_at[-1])
+    assert resumed_at[-1] < RECORDS
+    last = cli.write(crash_settings, input_lines(records, STATE_EVERY, resumed_at[-1]))
+    assert last.returncode == 0 and last.states[-1] == RECORDS
+
+    after = held_as_compared(client, f"crash.{domain}", crash_lists)
+    assert after == held_as_compared(client, f"clean.{domain}", clean_lists) and len(after) == RECORDS
+    for local, (_, _, status, lists) in consent_before.items():
+        assert after[local][2] == status
+        assert {k: v for k, v in after[local][3].items() if v == "unsubscribed"} == {
+            k: v for k, v in lists.items() if v == "unsubscribed"}
