@@ -5,9 +5,9 @@ flat at any N, and answers each page after the time a real listmonk takes to bui
 5,000 on a real v6.2 with PostgreSQL 15 by default, scaled by the page's row count). Only what the source
 reads is served: `/api/profile`, `/api/lists`, and `/api/subscribers` by keyset (`query=(subscribers.id > N)`),
 by offset in id order, newest first (`order_by=updated_at`), and the newest-subscription probe.
-Row i's subscriber and subscription times fall in the second before the template's, at i % 1,000,000 us
-(distinct, as on a server that created its subscribers one by one, and none later than the template's); its
-statuses are the template's: nothing ever changes between two reads.
+Row i's subscriber and subscription times fall in the second before the template's, rising with i (distinct up
+to N = 1,000,000, as on a server that created its subscribers one by one; row N holds the newest, as the
+"newest change" probes expect); its statuses are the template's: nothing ever changes between two reads.
 """
 
 from __future__ import annotations
@@ -120,4 +120,4 @@ class ReplayListmonk:
 
     def _row_text(self, i: int) -> str:
         return self._row % {"id": i, "uuid": f"00000000-0000-4000-8000-{i:012d}", "email": f"replay{i}@example.com",
-                            "name": f"Replay {i}", "time": f"{self._second_before}.{i % 1_000_000:06d}"}
+                            "name": f"Replay {i}", "time": f"{self._second_before}.{i * 999_999 // self.count:06d}"}
