@@ -75,6 +75,12 @@ def explained(old_digest: int, settled_digest: int, touched: Sequence[tuple[int,
     return old_digest in sums
 
 
+def nothing_to_emit(old_digest: int | None, new_digest: int, any_moved: bool) -> bool:
+    """Whether `rows_to_emit` would emit nothing, known without building the rows: no row moved, and the
+    digest is unchanged (or there is no baseline to compare it with)."""
+    return not any_moved and (old_digest is None or old_digest == new_digest)
+
+
 def rows_to_emit(rows: Sequence[RangeRow], old_digest: int | None) -> tuple[list[dict[str, Any]], int]:
     """(records to emit, new digest) for one completed range; old_digest None means no baseline yet."""
     new_digest = range_digest((row.subscriber_id, row.list_id, row.status) for row in rows)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Optional
 
-from source_listmonk.digest import RangeRow
-from source_listmonk.timestamps import parse_optional_ts
+from source_listmonk.digest import RangeRow, range_digest
+from source_listmonk.timestamps import LaterThan
+
+
+# The times on a subscription entry that say whether its row moved: its own two, and its list's.
+_ENTRY_STAMPS = ("subscription_created_at", "subscription_updated_at", "updated_at")
 
 
 def subscription_record(subscriber: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,21 +29,17 @@ def subscription_record(subscriber: Mapping[str, Any], entry: Mapping[str, Any])
     }
 
 
-def _after(value: Any, cut: Optional[datetime]) -> bool:
-    if cut is None:
-        return False
-    moment = parse_optional_ts(value)
-    return moment is not None and moment > cut
-
-
-def subscription_rows(subscriber: Mapping[str, Any], cut: Optional[datetime]) -> Iterator[RangeRow]:
-    """One row per list of the subscriber; with no cutoff every row counts as changed."""
-    subscriber_moved = _after(subscriber.get("updated_at"), cut)
+def subscription_records(subscriber: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     for entry in subscriber.get("lists") or []:
-        touched = cut is None or _after(entry.get("subscription_created_at"), cut) or _after(
-            entry.get("subscription_updated_at"), cut
-        )
-        moved = touched or subscriber_moved or _after(entry.get("updated_at"), cut)
+        yield subscription_record(subscriber, entry)
+
+
+def subscription_rows(subscriber: Mapping[str, Any], after: Optional[LaterThan]) -> Iterator[RangeRow]:
+    """One row per list of the subscriber; with no cutoff (`after` None) every row counts as changed."""
+    subscriber_moved = after is not None and after(subscriber.get("updated_at"))
+    for entry in subscriber.get("lists") or []:
+        touched = after is None or after(entry.get("subscription_created_at")) or after(entry.get("subscription_updated_at"))
+        moved = touched or subscriber_moved or after(entry.get("updated_at"))
         yield RangeRow(
             record=subscription_record(subscriber, entry),
             subscriber_id=int(subscriber["id"]),
@@ -51,13 +50,29 @@ def subscription_rows(subscriber: Mapping[str, Any], cut: Optional[datetime]) ->
         )
 
 
+def scan_range(subscribers: Sequence[Mapping[str, Any]], after: Optional[LaterThan]) -> tuple[int, bool]:
+    """(status digest, whether any row moved) of a range's subscriptions, straight from the subscribers as
+    listmonk returned them: what `subscription_rows` would say, without building a row or a record. Each
+    distinct timestamp is tested once (a list's appears on every subscriber, an import's on all it wrote)."""
+    entries = [(subscriber, entry) for subscriber in subscribers for entry in subscriber.get("lists") or ()]
+    new_digest = range_digest(
+        (int(subscriber["id"]), int(entry["id"]), str(entry.get("subscription_status") or "")) for subscriber, entry in entries
+    )
+    if after is None:
+        return new_digest, bool(entries)
+    stamps = {entry.get(key) for _, entry in entries for key in _ENTRY_STAMPS}
+    stamps.update(subscriber.get("updated_at") for subscriber in subscribers if subscriber.get("lists"))
+    return new_digest, any(after(stamp) for stamp in stamps)
+
+
 def selected_fields(json_schema: Optional[Mapping[str, Any]]) -> Optional[frozenset[str]]:
     """Top-level properties the configured catalog asks for; None keeps every field."""
     properties = (json_schema or {}).get("properties")
     return frozenset(properties) if isinstance(properties, Mapping) and properties else None
 
 
-def project(record: Mapping[str, Any], fields: Optional[frozenset[str]]) -> dict[str, Any]:
+def project(record: dict[str, Any], fields: Optional[frozenset[str]]) -> dict[str, Any]:
+    """The record cut down to `fields`; the record itself (freshly parsed, owned by the caller) when all are kept."""
     if fields is None:
-        return dict(record)
+        return record
     return {key: value for key, value in record.items() if key in fields}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from airbyte_cdk.models import ConfiguredAirbyteStream, SyncMode
+from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, ConfiguredAirbyteStream, SyncMode, Type
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.core import StreamData
@@ -76,12 +77,16 @@ class ListmonkStream(Stream, ABC):
     ) -> Iterable[StreamData]:
         fields = selected_fields(configured_stream.stream.json_schema)
         incremental = configured_stream.sync_mode == SyncMode.incremental
+        name = self.name
         try:
             for item in self.items(incremental):
                 if isinstance(item, Checkpoint):
                     if incremental and state_manager is not None:
                         yield self._checkpoint_state(item.state, state_manager=state_manager)
                 else:
-                    yield project(item, fields)
+                    # A finished message, which the CDK passes on as it is: for a plain dict it would copy the
+                    # record again and run the stream's transformer, which these streams leave at NoTransform.
+                    record = AirbyteRecordMessage(stream=name, data=project(item, fields), emitted_at=time.time_ns() // 1_000_000)
+                    yield AirbyteMessage(type=Type.RECORD, record=record)
         except ListmonkError as error:
             raise traced(error, self._context.config.url, f"reading {self.name}") from error

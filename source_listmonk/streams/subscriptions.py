@@ -7,6 +7,7 @@ Only one range of subscribers is held in memory; state is checkpointed at range 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any, Optional
@@ -16,9 +17,9 @@ from airbyte_cdk.sources.streams import CheckpointMixin
 from source_listmonk import digest
 from source_listmonk import state as st
 from source_listmonk.paging import newest_list_change, newest_subscriber_change, newest_subscription_change
-from source_listmonk.records import subscription_rows
+from source_listmonk.records import scan_range, subscription_records, subscription_rows
 from source_listmonk.streams.base import Checkpoint, Item, ListmonkStream
-from source_listmonk.timestamps import later
+from source_listmonk.timestamps import LaterThan, later
 
 # Checkpoint after this many completed ranges: the state carries every range's digest, so not every page.
 RANGES_PER_CHECKPOINT = 10
@@ -52,7 +53,7 @@ class Subscriptions(ListmonkStream, CheckpointMixin):
         if not incremental:
             for page in self._context.subscriber_pages(0, None):
                 for subscriber in page:
-                    yield from (row.record for row in subscription_rows(subscriber, None))
+                    yield from subscription_records(subscriber)
             return
         yield from _IncrementalPass(self)
 
@@ -66,7 +67,8 @@ class _IncrementalPass:
         if not stream._state.in_progress:
             stream._state = st.begin(stream._state, stream._high_water())
         self._start = stream._state
-        self._cut = st.cutoff(self._start, context.lookback, context.config.start_date)
+        cut = st.cutoff(self._start, context.lookback, context.config.start_date)
+        self._after = LaterThan(cut) if cut is not None else None
         self._first_range = digest.range_of(self._start.last_id + 1)
         self._new: dict[int, str] = {}
         self._last_completed = self._first_range - 1
@@ -76,14 +78,18 @@ class _IncrementalPass:
         buffer: list[Mapping[str, Any]] = []
         since_checkpoint = 0
         for page in self._stream._context.subscriber_pages(self._start.last_id, None):
-            for subscriber in page:
-                range_index = digest.range_of(int(subscriber["id"]))
+            start = 0
+            while start < len(page):
+                range_index = digest.range_of(_subscriber_id(page[start]))
                 if current is not None and range_index != current:
                     yield from self._complete(current, buffer)
                     buffer = []
                     since_checkpoint += 1
                 current = range_index
-                buffer.append(subscriber)
+                # Pages are in id order: the range's part of the page ends where the next range's ids begin.
+                end = bisect_left(page, digest.range_end(range_index) + 1, lo=start, key=_subscriber_id)
+                buffer.extend(page[start:end])
+                start = end
             if since_checkpoint >= RANGES_PER_CHECKPOINT:
                 yield self._checkpoint()
                 since_checkpoint = 0
@@ -93,12 +99,15 @@ class _IncrementalPass:
         yield Checkpoint(self._stream.state)
 
     def _complete(self, range_index: int, subscribers: list[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-        rows = [row for subscriber in subscribers for row in subscription_rows(subscriber, self._cut)]
         old = self._start.digests.get(range_index) if self._start.baseline else None
         # No stored digest under a baseline means the range held no subscriptions.
         old_digest = None if not self._start.baseline else digest.decode(old) if old else 0
-        records, new_digest = digest.rows_to_emit(rows, old_digest)
-        yield from records
+        # Most ranges of most syncs hold no change: decided from the raw subscribers, building nothing.
+        new_digest, any_moved = scan_range(subscribers, self._after)
+        if not digest.nothing_to_emit(old_digest, new_digest, any_moved):
+            rows = [row for subscriber in subscribers for row in subscription_rows(subscriber, self._after)]
+            records, new_digest = digest.rows_to_emit(rows, old_digest)
+            yield from records
         if new_digest:
             self._new[range_index] = digest.encode(new_digest)
         self._last_completed = range_index
@@ -118,3 +127,7 @@ class _IncrementalPass:
             self._start, digest.range_end(self._last_completed), digests=self._digests(final=False)
         )
         return Checkpoint(self._stream.state)
+
+
+def _subscriber_id(subscriber: Mapping[str, Any]) -> int:
+    return int(subscriber["id"])

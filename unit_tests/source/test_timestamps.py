@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as s
 
-from source_listmonk.timestamps import format_ts, later, parse_ts
+from source_listmonk.timestamps import LaterThan, format_ts, later, parse_ts
 
 UTC = timezone.utc
 
@@ -43,3 +43,38 @@ def test_later_picks_the_maximum_and_ignores_none(moment: datetime, gap: timedel
     assert later(moment, None) == later(None, moment) == moment
     if moment + gap <= datetime.max.replace(tzinfo=UTC):
         assert later(moment, moment + gap) == moment + gap
+
+
+moments = s.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=s.just(UTC))
+offsets = s.sampled_from([None, timedelta(0), timedelta(hours=5, minutes=30), timedelta(hours=-8), timedelta(hours=14)])
+
+
+def written(moment: datetime, offset: timedelta | None, digits: int, space: bool) -> str:
+    """`moment` as listmonk (Go, PostgreSQL) may write it: `Z` or an offset, 0-6 fraction digits with the zeros
+    Go cuts, or (not listmonk's usual shape, parsed instead) a space for the `T`."""
+    local = moment.astimezone(timezone(offset) if offset is not None else UTC)
+    text = local.strftime("%Y-%m-%d %H:%M:%S" if space else "%Y-%m-%dT%H:%M:%S")
+    fraction = f"{local.microsecond:06d}"[:digits].rstrip("0")
+    if fraction:
+        text += "." + fraction
+    if offset is None:
+        return text + "Z"
+    zone = local.strftime("%z")
+    return f"{text}{zone[:3]}:{zone[3:]}"
+
+
+@given(moments, moments, offsets, s.integers(0, 6), s.booleans(), s.sampled_from([timedelta(0), timedelta(microseconds=1)]))
+def test_later_than_agrees_with_comparing_the_parsed_times(
+    moment: datetime, other: datetime, offset: timedelta | None, digits: int, space: bool, nudge: timedelta
+) -> None:
+    # Times at, just after and far from the moment, in every shape listmonk writes.
+    for candidate in (other, moment, moment + nudge, moment - nudge):
+        text = written(candidate, offset, digits, space)
+        assert LaterThan(moment)(text) == (parse_ts(text) > moment), text
+
+
+def test_later_than_says_no_for_missing_times_and_rejects_text_that_is_not_a_time() -> None:
+    later_than = LaterThan(datetime(2026, 1, 1, tzinfo=UTC))
+    assert not later_than(None) and not later_than("")
+    with pytest.raises(ValueError):
+        later_than("<ts>")
