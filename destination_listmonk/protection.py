@@ -8,7 +8,7 @@ an unsubscribed subscription or lift a blocklist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -313,6 +313,19 @@ def _subscription_changes(
     if unsubscribes:
         changes.append(ChangeSubscriptions(current.id, "unsubscribe", tuple(unsubscribes)))
     return changes
+
+
+def recheck_subscriptions(planned: Plan, desired: Desired, current: SubscriberState, rules: Rules) -> Plan:
+    """`planned` with its subscription changes planned again against `current`, what listmonk holds right before
+    they are sent (its other operations have been sent already). listmonk's `add` with a status overwrites any
+    subscription row, so an unsubscribe or blocklist made since the first lookup must be seen here; the
+    subscription changes refused now join the plan's refused changes."""
+    fresh = plan(desired, current, rules)
+    changes = tuple(op for op in fresh.ops if isinstance(op, ChangeSubscriptions))
+    others = tuple(op for op in planned.ops if not isinstance(op, ChangeSubscriptions))
+    refused = tuple(c for c in fresh.skipped if c.field.startswith("lists.") and c not in planned.skipped)
+    ops = others + changes
+    return replace(planned, outcome=planned.outcome if ops else "unchanged", ops=ops, skipped=planned.skipped + refused)
 
 
 def _plan_deletion(desired: Desired, current: Optional[SubscriberState], rules: Rules) -> Plan:
