@@ -112,13 +112,13 @@ def _target_attribs(
         target = paths.strip_nested_nulls(target)
     if rules.is_protected("attribs"):
         for key in sorted(set(target) | set(current)):
-            if target.get(key) != current.get(key) or (key in target) != (key in current):
+            if not paths.same_json(target.get(key), current.get(key)) or (key in target) != (key in current):
                 recorder.skip(f"attribs.{key}", target.get(key), current.get(key), "protected:attribs")
         return paths.copy_json(current)
     for path in rules.protected_attrib_paths:
         had, wants = paths.has(current, path), paths.has(target, path)
         kept, incoming_value = paths.get(current, path), paths.get(target, path)
-        if had == wants and kept == incoming_value:
+        if had == wants and paths.same_json(kept, incoming_value):
             continue
         recorder.skip("attribs." + ".".join(path), incoming_value, kept, "protected:attribs." + ".".join(path))
         if had:
@@ -204,7 +204,7 @@ def _plan_update(desired: Desired, current: SubscriberState, rules: Rules) -> Pl
             fields["name"] = desired.name
     current_attribs = dict(current.attribs or {})
     target = _target_attribs(current_attribs, desired.attribs, rules, recorder)
-    changed = {k: v for k, v in target.items() if k not in current_attribs or current_attribs[k] != v}
+    changed = {k: v for k, v in target.items() if k not in current_attribs or not paths.same_json(current_attribs[k], v)}
     removed = sorted(set(current_attribs) - set(target))
     if changed:
         fields["attribs"] = changed
