@@ -97,6 +97,18 @@ class Audit:
         """Undoes the outcome count of a plan whose writes listmonk refused (the record is rejected instead)."""
         self._count(plan, -1)
 
+    def rechecked(self, planned: Plan, rechecked: Plan) -> None:
+        """A plan whose subscription changes were planned again right before they were sent: its new outcome
+        counts instead, and the changes refused only now (appended by recheck_subscriptions) are recorded."""
+        self._count(planned, -1)
+        self._count(rechecked, +1)
+        refused = rechecked.skipped[len(planned.skipped):]
+        if refused and not planned.skipped:
+            self.summary.skipped_protected += 1
+        self.summary.skipped_changes += len(refused)
+        for change in refused:
+            self.skipped(change)
+
     def landed(self, written: Plan, replanned: Plan) -> None:
         """A write listmonk lost track of (an import it forgot by restarting) had landed after all: planned again
         it needs nothing, and it counts as the write it was."""

@@ -194,6 +194,37 @@ def copy_json(value: Any) -> Any:
     return value
 
 
+# listmonk (Go's encoding/json) holds every JSON number as a float64, and writes one back in its shortest form:
+# 6.196429204330906e+16 comes back as 61964292043309060, 1.0 as 1, 2**60 + 1 as 1152921504606847000. Two numbers are
+# alike to listmonk when their float64s are equal, which is when their canonical forms below are.
+_EXACT = 2 ** 53
+
+
+def canonical_numbers(value: Any) -> Any:
+    """`value` with every number in one form per float64: integral ones within ±2**53 as ints, all others as floats
+    (an int too large for a float64 stays as it is: listmonk refuses it). The other values are shared, not copied."""
+    kind = type(value)
+    if kind is int:
+        if -_EXACT <= value <= _EXACT:
+            return value
+        try:
+            value, kind = float(value), float  # which may round to 2**53, an int again below
+        except OverflowError:
+            return value
+    if kind is float:
+        return int(value) if value.is_integer() and -_EXACT <= value <= _EXACT else value
+    if isinstance(value, Mapping):
+        return {key: canonical_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [canonical_numbers(item) for item in value]
+    return value
+
+
+def same_json(held: Any, wanted: Any) -> bool:
+    """Whether listmonk, holding `held`, holds `wanted` already: equal once their numbers are canonical."""
+    return held == wanted or canonical_numbers(held) == canonical_numbers(wanted)
+
+
 def deep_merge(base: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
     """Objects merge key by key at every depth; any other incoming value replaces the base value."""
     merged: dict[str, Any] = {}

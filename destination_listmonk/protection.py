@@ -8,7 +8,7 @@ an unsubscribed subscription or lift a blocklist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -112,13 +112,13 @@ def _target_attribs(
         target = paths.strip_nested_nulls(target)
     if rules.is_protected("attribs"):
         for key in sorted(set(target) | set(current)):
-            if target.get(key) != current.get(key) or (key in target) != (key in current):
+            if not paths.same_json(target.get(key), current.get(key)) or (key in target) != (key in current):
                 recorder.skip(f"attribs.{key}", target.get(key), current.get(key), "protected:attribs")
         return paths.copy_json(current)
     for path in rules.protected_attrib_paths:
         had, wants = paths.has(current, path), paths.has(target, path)
         kept, incoming_value = paths.get(current, path), paths.get(target, path)
-        if had == wants and kept == incoming_value:
+        if had == wants and paths.same_json(kept, incoming_value):
             continue
         recorder.skip("attribs." + ".".join(path), incoming_value, kept, "protected:attribs." + ".".join(path))
         if had:
@@ -204,7 +204,7 @@ def _plan_update(desired: Desired, current: SubscriberState, rules: Rules) -> Pl
             fields["name"] = desired.name
     current_attribs = dict(current.attribs or {})
     target = _target_attribs(current_attribs, desired.attribs, rules, recorder)
-    changed = {k: v for k, v in target.items() if k not in current_attribs or current_attribs[k] != v}
+    changed = {k: v for k, v in target.items() if k not in current_attribs or not paths.same_json(current_attribs[k], v)}
     removed = sorted(set(current_attribs) - set(target))
     if changed:
         fields["attribs"] = changed
@@ -313,6 +313,19 @@ def _subscription_changes(
     if unsubscribes:
         changes.append(ChangeSubscriptions(current.id, "unsubscribe", tuple(unsubscribes)))
     return changes
+
+
+def recheck_subscriptions(planned: Plan, desired: Desired, current: SubscriberState, rules: Rules) -> Plan:
+    """`planned` with its subscription changes planned again against `current`, what listmonk holds right before
+    they are sent (its other operations have been sent already). listmonk's `add` with a status overwrites any
+    subscription row, so an unsubscribe or blocklist made since the first lookup must be seen here; the
+    subscription changes refused now join the plan's refused changes."""
+    fresh = plan(desired, current, rules)
+    changes = tuple(op for op in fresh.ops if isinstance(op, ChangeSubscriptions))
+    others = tuple(op for op in planned.ops if not isinstance(op, ChangeSubscriptions))
+    refused = tuple(c for c in fresh.skipped if c.field.startswith("lists.") and c not in planned.skipped)
+    ops = others + changes
+    return replace(planned, outcome=planned.outcome if ops else "unchanged", ops=ops, skipped=planned.skipped + refused)
 
 
 def _plan_deletion(desired: Desired, current: Optional[SubscriberState], rules: Rules) -> Plan:

@@ -17,7 +17,7 @@ from destination_listmonk.input_messages import InputItem, UnreadableLine
 from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.operations import Plan
-from destination_listmonk.protection import plan
+from destination_listmonk.protection import plan, recheck_subscriptions
 from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
 from destination_listmonk.state_counts import StateRecordCounts
 from destination_listmonk.timings import Timings
@@ -243,7 +243,7 @@ class SubscriberSync:
     def _write_and_resolve(self, plans: list[Plan], desired: dict[int, Desired]) -> None:
         """Writes `plans` (of the records in `desired`, by position); refusals become rejections, and records
         someone else created meanwhile are planned again, once."""
-        result = self._write(plans)
+        result = self._write(plans, desired)
         for failed_plan, reason in result.rejected:
             self._refused(failed_plan, reason)
         if result.conflicts:
@@ -251,7 +251,7 @@ class SubscriberSync:
             for conflict in result.conflicts:
                 self._audit.unplanned(conflict)
             retry = self._plan([desired[c.position] for c in result.conflicts])
-            second = self._write(retry)
+            second = self._write(retry, desired)
             for failed_plan, reason in second.rejected:
                 self._refused(failed_plan, reason)
             for conflict in second.conflicts:
@@ -341,9 +341,9 @@ class SubscriberSync:
                     item.key,
                 )
 
-    def _write(self, plans: list[Plan]) -> WriteResult:
+    def _write(self, plans: list[Plan], desired: dict[int, Desired]) -> WriteResult:
         before = self._writer.concurrency.current
-        result = self._writer.execute(plans)
+        result = self._writer.execute(plans, lambda overwriting: self._recheck(overwriting, desired))
         after = self._writer.concurrency.current
         if after != before:
             reason = "listmonk pushed back (429/5xx retried)" if after < before else "no pushback"
@@ -367,6 +367,24 @@ class SubscriberSync:
             self._audit.planned(result)
             plans.append(result)
         return plans
+
+    def _recheck(self, plans: list[Plan], desired: dict[int, Desired]) -> list[Plan]:
+        """The plans' subscription changes planned again from a fresh lookup (one call per `lookup_keys_per_call`
+        subscribers), right before they overwrite subscription statuses."""
+        items = [desired[p.position] for p in plans]
+        current = self._current_state(items)
+        rechecked: list[Plan] = []
+        for planned, item in zip(plans, items):
+            found = current.get(item.key)
+            if not isinstance(found, SubscriberState):
+                # Gone or re-keyed meanwhile: left as planned, as without the re-check.
+                rechecked.append(planned)
+                continue
+            again = recheck_subscriptions(planned, item, found, self._routes.rules_of(item))
+            if again != planned:
+                self._audit.rechecked(planned, again)
+            rechecked.append(again)
+        return rechecked
 
     def _shortcut(self, snapshot: Snapshot, desired: list[Desired], new_keys: set[str]) -> list[Desired]:
         """Judges records against the export: certainly unchanged ones are counted and dropped, certainly new

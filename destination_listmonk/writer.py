@@ -1,6 +1,7 @@
 """Sends the operations of a batch's plans to listmonk: new subscribers and profile rewrites by the batchful through
 the importer where it carries them, other per-subscriber calls in parallel, subscription and blocklist changes
-grouped into one call each. It sends nothing a plan does not contain."""
+grouped into one call each. It sends nothing a plan does not contain; plans that would overwrite a subscription's
+status are first handed to a re-check, which may take such changes out."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ class WriteResult:
 _GroupKey = tuple[Literal["add", "unsubscribe"], tuple[int, ...], Optional[str]]
 _PROFILE_WRITES = (PatchSubscriber, ReplaceSubscriber, RewriteProfile)
 _ById = TypeVar("_ById", BlocklistSubscriber, DeleteSubscriber)  # the operations sent as lists of ids
+# Given the plans about to overwrite subscription statuses, returns them as they stand against what listmonk holds now.
+Recheck = Callable[[list[Plan]], list[Plan]]
+
+
+def overwrites_subscriptions(plan: Plan) -> bool:
+    """Whether the plan sends an `add` with a status to a subscriber it did not create: listmonk then overwrites the
+    subscription row whatever it holds, an unsubscribe made since the lookup included."""
+    return any(isinstance(op, ChangeSubscriptions) and op.action == "add" and op.status is not None
+               and op.subscriber_id is not None for op in plan.ops)
 
 
 class Writer:
@@ -47,7 +57,7 @@ class Writer:
         self.concurrency = AdaptiveConcurrency(concurrency)
         self._bulk = bulk
 
-    def execute(self, plans: Sequence[Plan]) -> WriteResult:
+    def execute(self, plans: Sequence[Plan], recheck: Optional[Recheck] = None) -> WriteResult:
         result = WriteResult()
         failed: set[int] = set()
         created: dict[int, int] = {}
@@ -99,6 +109,8 @@ class Writer:
 
         with self._timings.span("other_writes", 0):
             survivors = [p for p in plans if p.position not in failed]
+            if recheck is not None:
+                survivors = self._rechecked(survivors, recheck)
             self._change_subscriptions(survivors, created, result, failed)
             survivors = [p for p in survivors if p.position not in failed]
             self._grouped_ids(survivors, BlocklistSubscriber, self._client.blocklist_subscribers, result, failed)
@@ -137,6 +149,16 @@ class Writer:
                 # list() re-raises the first unexpected error (auth, retries exhausted...) so the batch fails.
                 list(pool.map(work, plans))
         self.concurrency.observe(pushed_back=self._client.stats.retries > retries_before)
+
+    @staticmethod
+    def _rechecked(plans: list[Plan], recheck: Recheck) -> list[Plan]:
+        """As late as possible, right before the grouped subscription calls: the window for a concurrent unsubscribe
+        shrinks from the whole batch to this one step."""
+        overwriting = [p for p in plans if overwrites_subscriptions(p)]
+        if not overwriting:
+            return plans
+        fresh = {p.position: p for p in recheck(overwriting)}
+        return [fresh.get(p.position, p) for p in plans]
 
     def _change_subscriptions(
         self, plans: Sequence[Plan], created: dict[int, int], result: WriteResult, failed: set[int]

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from werkzeug.wrappers import Request, Response
 
+from listmonk_emulator import gojson
 from listmonk_emulator.auth import PERMISSIONS
 from listmonk_emulator.state import EmulatorState
 from listmonk_emulator.web import ApiError, ok
@@ -107,7 +108,7 @@ def _seed(state: EmulatorState, body: dict[str, Any]) -> Any:
                )
                SELECT MIN(id) AS first_id, MAX(id) AS last_id FROM ins""",
             {"prefix": prefix, "domain": domain, "count": count, "lists": list_ids,
-             "attribs": json.dumps(body.get("attribs") or {}),
+             "attribs": gojson.dumps(body.get("attribs") or {}),
              "status": body.get("subscription_status") or "confirmed"},
         ).fetchone()
         conn.commit()

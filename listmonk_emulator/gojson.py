@@ -1,4 +1,4 @@
-"""JSON decoding that fails with the exact texts Go's encoding/json gives listmonk.
+"""JSON decoding that fails with the exact texts Go's encoding/json gives listmonk, and numbers as listmonk keeps them.
 
 listmonk returns the decoder's error verbatim (`unexpected EOF`, `invalid character 'n' looking
 for beginning of object key string`, `Unmarshal type error: expected=[]int, got=string, ...`),
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from decimal import Decimal
+from typing import Any, Optional, Union
 
 _WS = " \t\n\r"
 
@@ -229,3 +230,47 @@ def _type_message(go_type: str, span: Span, name: str) -> str:
     # Go stops inside a composite value right after its opening bracket.
     offset = span.start + 1 if span.kind in ("array", "object") else span.end
     return f"Unmarshal type error: expected={go_type}, got={span.kind}, field={name}, offset={offset}"
+
+
+def go_number(value: Union[int, float]) -> Union[int, float]:
+    """A JSON number as listmonk gives it back, read by Python: listmonk decodes attributes into Go float64s, and
+    encoding/json writes one in its shortest digits, in 'f' notation where 1e-6 <= |x| < 1e21 (an integral one
+    without a fraction: 6.196429204330906e+16 as 61964292043309060, 1.0 as 1, -0.0 as -0) and 'e' notation beyond.
+    A number no float64 holds stays as it is (listmonk would refuse the request)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return value
+    if number.is_integer() and abs(number) < 1e21:
+        return int(Decimal(repr(number)))
+    return number
+
+
+def go_values(value: Any) -> Any:
+    """A decoded JSON value with every number as listmonk gives it back (go_number)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return go_number(value)
+    if isinstance(value, dict):
+        return {key: go_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [go_values(item) for item in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a value as listmonk stores it (attributes): its numbers as Go writes float64s. PostgreSQL then
+    holds them as numerics, whose text is Go's for every number but those written in 'e' notation."""
+    return json.dumps(go_values(value))
+
+
+def _go_int(text: str) -> Union[int, float]:
+    # Below 17 characters an integer is its own float64's shortest form; longer ones may not be.
+    return int(text) if len(text) < 17 else go_number(int(text))
+
+
+def loads_stored(text: Union[str, bytes]) -> Any:
+    """A jsonb value read from PostgreSQL as listmonk reads it back into Go float64s: the integers PostgreSQL
+    writes out in full for numbers Go wrote in 'e' notation (1e+21) come back as floats."""
+    return json.loads(text, parse_int=_go_int)

@@ -302,4 +302,4 @@ class Importer:
             self._log(f"skipping invalid attributes JSON on line {line} for '{email}': json: cannot "
                       f"unmarshal {kind} into Go value of type map[string]interface {{}}", 575)
             return "{}"
-        return json.dumps(value)
+        return gojson.dumps(value)

@@ -1,7 +1,6 @@
 """Single-subscriber routes: create, get, PUT (replace), PATCH (partial), delete, blocklist, bounces."""
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any, Optional
 
@@ -9,6 +8,7 @@ import psycopg
 from psycopg import Connection, errors
 from werkzeug.wrappers import Response
 
+from listmonk_emulator import gojson
 from listmonk_emulator.campaigns import bounces_for_subscriber
 from listmonk_emulator.context import Ctx
 from listmonk_emulator.db import fetch_all, fetch_one
@@ -85,7 +85,7 @@ def create_subscriber(ctx: Ctx) -> Response:
                     "email": email,
                     "name": name,
                     "status": status,
-                    "attribs": json.dumps(_attribs(body.get("attribs"))),
+                    "attribs": gojson.dumps(_attribs(body.get("attribs"))),
                     "sub_status": _sub_status(body),
                     "lists": _int_list(body.get("lists")),
                 },
@@ -169,7 +169,7 @@ def put_subscriber(ctx: Ctx) -> Response:
         "email": email,
         "name": (body.get("name") or "").strip(),
         "status": body.get("status") or "",
-        "attribs": json.dumps(_attribs(body.get("attribs"))),
+        "attribs": gojson.dumps(_attribs(body.get("attribs"))),
     }
     return _run_update(ctx, sub_id, fields, _int_list(body.get("lists")), _sub_status(body), False,
                        f"Subscriber (0: {email}) not found")
@@ -189,7 +189,7 @@ def patch_subscriber(ctx: Ctx) -> Response:
         "email": email,
         "name": (body.get("name") or "").strip(),
         "status": body.get("status") or "",
-        "attribs": json.dumps(attribs) if isinstance(attribs, dict) else "",
+        "attribs": gojson.dumps(attribs) if isinstance(attribs, dict) else "",
     }
     lists = _int_list(body["lists"]) if body.get("lists") is not None else None
     return _run_update(ctx, sub_id, fields, lists, _sub_status(body), True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Optional
 
 import pytest
@@ -18,7 +19,8 @@ from destination_listmonk.operations import (
     ReplaceSubscriber,
     RewriteProfile,
 )
-from destination_listmonk.protection import Rules, plan
+from destination_listmonk.protection import Rules, plan, recheck_subscriptions
+from destination_listmonk.writer import overwrites_subscriptions
 from listmonk_client.models import Subscriber, Subscription
 from unit_tests.destination.listmonk_model import apply, attribs_at, subscriptions
 
@@ -443,3 +445,71 @@ def test_property_an_import_row_undoes_no_change_to_a_protected_field_made_since
         assert attribs_at(after, path) == attribs_at(since, path)
     if rule.is_protected("lists"):
         assert subscriptions(after) == subscriptions(since)
+
+
+# --- the re-check right before a subscription status is overwritten --------------------------------
+
+_PROFILE_OPS = (PatchSubscriber, ReplaceSubscriber, RewriteProfile)
+
+
+def consent_changed(current: Subscriber, action: str, list_ids: set[int]) -> Subscriber:
+    """`current` after someone blocklisted the person, or unsubscribed them from `list_ids`, inside listmonk."""
+    changed = current.model_copy(deep=True)
+    if action == "blocklist":
+        changed.status = "blocklisted"
+    for subscription in changed.lists:
+        if action == "blocklist" or subscription.id in list_ids:
+            subscription.subscription_status = "unsubscribed"
+    return changed
+
+
+# Records that ask for subscriptions under the one strategy that changes them, with the floor on.
+subscribing = st.builds(
+    lambda name, attribs, status, lists: desired(
+        name=name, attribs=attribs, status=status, lists=tuple(ListIntent(i, s) for i, s in lists.items())),
+    st.one_of(st.none(), st.sampled_from(["Ann", "Bea"])),
+    st.one_of(st.none(), ATTRIBS),
+    st.one_of(st.none(), STATUS),
+    st.dictionaries(LIST_IDS, st.one_of(st.none(), SUB_STATUS), min_size=1, max_size=3),
+)
+full_sync_rules = st.builds(
+    lambda protected, new_status, targets, patch: rules(
+        "full_sync", protected=frozenset(protected), new_subscription_status=new_status,
+        target_list_ids=tuple(targets), supports_patch=patch,
+    ),
+    st.sets(PROTECTABLE, max_size=2),
+    st.sampled_from(["unconfirmed", "confirmed"]),
+    st.lists(LIST_IDS, max_size=2, unique=True),
+    st.booleans(),
+)
+
+
+@PROPERTY_SETTINGS
+@given(on_lists, subscribing, full_sync_rules, st.sampled_from(["blocklist", "unsubscribe"]), st.sets(LIST_IDS))
+def test_property_an_opt_out_made_after_the_lookup_survives_the_recheck_before_subscriptions_are_overwritten(
+    current: Subscriber, want: Desired, rule: Rules, action: str, list_ids: set[int]
+) -> None:
+    """As the writer runs a plan: profile writes, then the re-check against what listmonk holds, then the rest."""
+    planned = plan(want, current, rule)
+    opted_out = consent_changed(current, action, list_ids)
+    held = apply(replace(planned, ops=tuple(op for op in planned.ops if isinstance(op, _PROFILE_OPS))), opted_out)
+    assert held is not None
+    sent = recheck_subscriptions(planned, want, held, rule) if overwrites_subscriptions(planned) else planned
+    after = apply(replace(sent, ops=tuple(op for op in sent.ops if not isinstance(op, _PROFILE_OPS))), held)
+    for list_id, status in subscriptions(opted_out).items():
+        if status == "unsubscribed":
+            assert subscriptions(after)[list_id] == "unsubscribed"
+
+
+def test_given_an_unsubscribe_since_the_lookup_then_the_recheck_drops_the_confirmation_and_records_the_refusal() -> None:
+    current = subscriber(lists={3: "unconfirmed", 4: "unconfirmed"})
+    want = desired(name="Ann B", lists=(ListIntent(3, "confirmed"), ListIntent(4, "confirmed")))
+    planned = plan(want, current, rules("full_sync"))
+    now = subscriber(name="Ann B", lists={3: "unsubscribed", 4: "unconfirmed"})
+
+    rechecked = recheck_subscriptions(planned, want, now, rules("full_sync"))
+
+    assert rechecked.ops == (PatchSubscriber(7, {"name": "Ann B"}), ChangeSubscriptions(7, "add", (4,), "confirmed"))
+    assert [(c.field, c.kept, c.rule) for c in rechecked.skipped] == [("lists.3", "unsubscribed", "consent_floor")]
+    unchanged = subscriber(name="Ann B", lists={3: "unconfirmed", 4: "unconfirmed"})
+    assert recheck_subscriptions(planned, want, unchanged, rules("full_sync")) == planned

@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 
 from destination_listmonk.config import STRATEGY_CAPABILITIES
 from destination_listmonk.mapping import Desired
-from destination_listmonk.paths import drop_nulls
+from destination_listmonk.paths import canonical_numbers, drop_nulls
 from destination_listmonk.protection import Rules, plan
 from destination_listmonk import snapshot as snapshot_module
 from destination_listmonk.snapshot import (
     AUTO_MAX_SUBSCRIBERS, LoadCancelled, MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, _Table,
+    fingerprint,
 )
+from listmonk_emulator.gojson import go_number, go_values
 from listmonk_client.errors import ConnectionFailed
 from listmonk_client.models import Subscriber
 
@@ -295,3 +297,41 @@ def test_a_background_parse_stops_at_its_next_pause_once_cancelled() -> None:
     with pytest.raises(LoadCancelled):
         Snapshot.from_export(rows, compare_name=True, compare_status=False, cancelled=cancelled)
     assert rows.read == 513  # the pause before row 512 saw it
+
+
+# --- numbers, which listmonk holds as Go float64s and gives back in Go's shortest form -----------------------
+
+NUMBERS = st.one_of(
+    st.integers(-2**70, 2**70), st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([6.196429204330906e16, 61964292043309060, 1.0, -0.0, 2.5, 2**53, 2**53 + 1, float(2**53),
+                     2**60 + 1, 1152921504606847000, 1e21, 10**21, 1e-7, 10**400]),
+)
+JSON_WITH_NUMBERS = st.recursive(
+    st.one_of(NUMBERS, st.text(max_size=4), st.booleans(), st.none()),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(NUMBERS, NUMBERS)
+def test_property_two_numbers_have_one_canonical_form_exactly_when_listmonk_gives_them_back_alike(
+    first: Any, second: Any
+) -> None:
+    alike = go_number(first) == go_number(second)
+    one, other = canonical_numbers(first), canonical_numbers(second)
+    assert (one == other and type(one) is type(other)) == alike
+    given_back = canonical_numbers(go_number(first))
+    assert given_back == one and type(given_back) is type(one)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(["Ann", "J. Smith", "v1.0, beta"]),
+       st.dictionaries(st.text(max_size=3), JSON_WITH_NUMBERS, max_size=4), NUMBERS, NUMBERS)
+def test_property_a_profile_and_what_listmonk_gives_back_for_it_have_one_fingerprint(
+    name: str, attribs: dict[str, Any], first: Any, second: Any
+) -> None:
+    assert fingerprint(name, attribs, None) == fingerprint(name, go_values(attribs), None)
+    alike = go_number(first) == go_number(second)
+    if fingerprint(name, {"n": first}, None) is not None:
+        assert (fingerprint(name, {"n": first}, None) == fingerprint(name, {"n": second}, None)) == alike
