@@ -22,10 +22,10 @@ FROM install AS source
 ENV AIRBYTE_ENTRYPOINT="source-listmonk"
 ENTRYPOINT ["source-listmonk"]
 LABEL io.airbyte.name=airbyte/source-listmonk
-LABEL io.airbyte.version=0.5.0
+LABEL io.airbyte.version=0.6.0
 
 FROM install AS destination
 ENV AIRBYTE_ENTRYPOINT="destination-listmonk"
 ENTRYPOINT ["destination-listmonk"]
 LABEL io.airbyte.name=airbyte/destination-listmonk
-LABEL io.airbyte.version=0.5.0
+LABEL io.airbyte.version=0.6.0

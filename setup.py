@@ -24,7 +24,7 @@ TEST_REQUIREMENTS = [
 
 setup(
     name="airbyte-listmonk",
-    version="0.5.0",
+    version="0.6.0",
     description="Airbyte source and destination for listmonk with field-level consent protection",
     python_requires=">=3.10,<3.14",
     packages=find_packages(include=["connector_kit*", "listmonk_client*", "listmonk_emulator*", "destination_listmonk*", "source_listmonk*"]),

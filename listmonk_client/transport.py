@@ -26,7 +26,7 @@ from listmonk_client.retry import RetryPolicy
 
 logger = logging.getLogger("listmonk_client")
 
-USER_AGENT = f"airbyte-listmonk/0.5.0 (listmonk_client; python-requests/{requests.__version__})"
+USER_AGENT = f"airbyte-listmonk/0.6.0 (listmonk_client; python-requests/{requests.__version__})"
 # Enough of a non-JSON error body (a proxy's HTML page) to recognise it.
 _MAX_BODY_IN_MESSAGE = 300
 
