@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+import orjson
+
 _MISSING = object()
 _SCALARS = (str, int, float, bool, type(None))
 _INDEX_RE = re.compile(r"-?[0-9]+")
@@ -220,9 +222,19 @@ def canonical_numbers(value: Any) -> Any:
     return value
 
 
+def _json_text(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):  # an integer beyond 64 bits
+        return json.dumps(value, sort_keys=True, default=str).encode()
+
+
 def same_json(held: Any, wanted: Any) -> bool:
-    """Whether listmonk, holding `held`, holds `wanted` already: equal once their numbers are canonical."""
-    return held == wanted or canonical_numbers(held) == canonical_numbers(wanted)
+    """Whether listmonk, holding `held`, holds `wanted` already: the same JSON once their numbers are canonical.
+    Compared as JSON text too, since Python's == takes true for 1 (and false for 0), which listmonk does not."""
+    if held == wanted and _json_text(held) == _json_text(wanted):
+        return True
+    return _json_text(canonical_numbers(held)) == _json_text(canonical_numbers(wanted))
 
 
 def deep_merge(base: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,3 +37,18 @@ def test_given_attributes_holding_numbers_go_rewrites_then_a_resync_finds_every_
     for run in (by_lookup, by_export):
         assert (run.summary["unchanged"], run.summary["updated"]) == (6, 0)
     assert by_export.events("timings")[0]["calls"]["lookup"] == 0  # every record judged by the export
+
+
+def test_given_an_attribute_turning_from_a_number_to_a_boolean_then_the_resync_writes_it(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    # Python's == takes 1 for true; listmonk holds them apart.
+    people = [{"email": f"b{i}@{domain}", "name": f"Flag {i}", "flag": 1, "nested": {"off": 0}} for i in range(3)]
+    settings = config(listmonk)
+    write(settings, with_states(people, every=3))
+    flipped = [{**p, "flag": True, "nested": {"off": False}} for p in people]
+    again = write(settings, with_states(flipped, every=3))
+    assert (again.summary["updated"], again.summary["unchanged"]) == (3, 0)
+    held = subscribers_of(client, domain)[f"b1@{domain}"].attribs
+    assert held["flag"] is True and held["nested"]["off"] is False
+    assert write(settings, with_states(flipped, every=3)).summary["unchanged"] == 3
