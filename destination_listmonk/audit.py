@@ -98,11 +98,11 @@ class Audit:
         self._count(plan, -1)
 
     def rechecked(self, planned: Plan, rechecked: Plan) -> None:
-        """A plan whose subscription changes were planned again right before they were sent: its new outcome
-        counts instead, and the changes refused only now (appended by recheck_subscriptions) are recorded."""
+        """A plan planned again right before it was sent: its new outcome counts instead, and the changes refused
+        only now are recorded."""
         self._count(planned, -1)
         self._count(rechecked, +1)
-        refused = rechecked.skipped[len(planned.skipped):]
+        refused = [change for change in rechecked.skipped if change not in planned.skipped]
         if refused and not planned.skipped:
             self.summary.skipped_protected += 1
         self.summary.skipped_changes += len(refused)

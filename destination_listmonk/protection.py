@@ -315,6 +315,13 @@ def _subscription_changes(
     return changes
 
 
+def recheck_status(planned: Plan, desired: Desired, current: SubscriberState, rules: Rules) -> Plan:
+    """`planned`, whose profile write sets the subscriber's status and of which nothing is sent yet, planned again
+    against `current`, what listmonk holds right before the write: a PATCH or PUT with a status overwrites a
+    blocklist made since the first lookup, which the consent floor must see."""
+    return plan(desired, current, rules)
+
+
 def recheck_subscriptions(planned: Plan, desired: Desired, current: SubscriberState, rules: Rules) -> Plan:
     """`planned` with its subscription changes planned again against `current`, what listmonk holds right before
     they are sent (its other operations have been sent already). listmonk's `add` with a status overwrites any

@@ -17,7 +17,7 @@ from destination_listmonk.input_messages import InputItem, UnreadableLine
 from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.operations import Plan
-from destination_listmonk.protection import plan, recheck_subscriptions
+from destination_listmonk.protection import plan, recheck_status, recheck_subscriptions
 from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
 from destination_listmonk.state_counts import StateRecordCounts
 from destination_listmonk.timings import Timings
@@ -343,7 +343,7 @@ class SubscriberSync:
 
     def _write(self, plans: list[Plan], desired: dict[int, Desired]) -> WriteResult:
         before = self._writer.concurrency.current
-        result = self._writer.execute(plans, lambda overwriting: self._recheck(overwriting, desired))
+        result = self._writer.execute(plans, lambda overwriting, what: self._recheck(overwriting, desired, what))
         after = self._writer.concurrency.current
         if after != before:
             reason = "listmonk pushed back (429/5xx retried)" if after < before else "no pushback"
@@ -368,9 +368,11 @@ class SubscriberSync:
             plans.append(result)
         return plans
 
-    def _recheck(self, plans: list[Plan], desired: dict[int, Desired]) -> list[Plan]:
-        """The plans' subscription changes planned again from a fresh lookup (one call per `lookup_keys_per_call`
-        subscribers), right before they overwrite subscription statuses."""
+    def _recheck(self, plans: list[Plan], desired: dict[int, Desired], what: str) -> list[Plan]:
+        """The plans (`what` = "status": whole, before anything of them is sent; "subscriptions": their
+        subscription changes) planned again from a fresh lookup (one call per `lookup_keys_per_call` subscribers),
+        right before they overwrite a subscriber's status or subscription statuses."""
+        again_for = recheck_status if what == "status" else recheck_subscriptions
         items = [desired[p.position] for p in plans]
         current = self._current_state(items)
         rechecked: list[Plan] = []
@@ -380,7 +382,7 @@ class SubscriberSync:
                 # Gone or re-keyed meanwhile: left as planned, as without the re-check.
                 rechecked.append(planned)
                 continue
-            again = recheck_subscriptions(planned, item, found, self._routes.rules_of(item))
+            again = again_for(planned, item, found, self._routes.rules_of(item))
             if again != planned:
                 self._audit.rechecked(planned, again)
             rechecked.append(again)

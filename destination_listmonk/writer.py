@@ -36,8 +36,9 @@ class WriteResult:
 _GroupKey = tuple[Literal["add", "unsubscribe"], tuple[int, ...], Optional[str]]
 _PROFILE_WRITES = (PatchSubscriber, ReplaceSubscriber, RewriteProfile)
 _ById = TypeVar("_ById", BlocklistSubscriber, DeleteSubscriber)  # the operations sent as lists of ids
-# Given the plans about to overwrite subscription statuses, returns them as they stand against what listmonk holds now.
-Recheck = Callable[[list[Plan]], list[Plan]]
+# Given plans about to overwrite consent (what: "status" before their profile writes, nothing of them sent yet;
+# "subscriptions" before their subscription changes), returns them as they stand against what listmonk holds now.
+Recheck = Callable[[list[Plan], Literal["status", "subscriptions"]], list[Plan]]
 
 
 def overwrites_subscriptions(plan: Plan) -> bool:
@@ -45,6 +46,12 @@ def overwrites_subscriptions(plan: Plan) -> bool:
     subscription row whatever it holds, an unsubscribe made since the lookup included."""
     return any(isinstance(op, ChangeSubscriptions) and op.action == "add" and op.status is not None
                and op.subscriber_id is not None for op in plan.ops)
+
+
+def writes_status(plan: Plan) -> bool:
+    """Whether the plan's profile write sets the subscriber's status: it overwrites a blocklist made since the lookup."""
+    return any((isinstance(op, PatchSubscriber) and "status" in op.fields)
+               or (isinstance(op, ReplaceSubscriber) and "status" in op.body) for op in plan.ops)
 
 
 class Writer:
@@ -104,13 +111,19 @@ class Writer:
         with self._timings.span("other_writes", 0):
             self._parallel(create, [p for p in rest if p.ops and isinstance(p.ops[0], CreateSubscriber)])
         profiles = [p for p in rest if any(isinstance(o, _PROFILE_WRITES) for o in p.ops)]
+        if recheck is not None:
+            fresh = self._rechecked(profiles, recheck, writes_status, "status")
+            if fresh is not None:
+                plans = [fresh.get(p.position, p) for p in plans]
+                profiles = [fresh.get(p.position, p) for p in profiles]
         with self._timings.span("profile_calls", len(profiles)):
             self._parallel(profile, profiles)
 
         with self._timings.span("other_writes", 0):
             survivors = [p for p in plans if p.position not in failed]
             if recheck is not None:
-                survivors = self._rechecked(survivors, recheck)
+                fresh = self._rechecked(survivors, recheck, overwrites_subscriptions, "subscriptions")
+                survivors = [fresh.get(p.position, p) for p in survivors] if fresh is not None else survivors
             self._change_subscriptions(survivors, created, result, failed)
             survivors = [p for p in survivors if p.position not in failed]
             self._grouped_ids(survivors, BlocklistSubscriber, self._client.blocklist_subscribers, result, failed)
@@ -151,14 +164,15 @@ class Writer:
         self.concurrency.observe(pushed_back=self._client.stats.retries > retries_before)
 
     @staticmethod
-    def _rechecked(plans: list[Plan], recheck: Recheck) -> list[Plan]:
-        """As late as possible, right before the grouped subscription calls: the window for a concurrent unsubscribe
-        shrinks from the whole batch to this one step."""
-        overwriting = [p for p in plans if overwrites_subscriptions(p)]
+    def _rechecked(plans: list[Plan], recheck: Recheck, overwrites: Callable[[Plan], bool],
+                   what: Literal["status", "subscriptions"]) -> Optional[dict[int, Plan]]:
+        """By position, the plans that would overwrite consent as they stand now (None: there are none). As late as
+        possible, right before the calls: the window for a concurrent unsubscribe or blocklist shrinks from the
+        whole batch to this one step."""
+        overwriting = [p for p in plans if overwrites(p)]
         if not overwriting:
-            return plans
-        fresh = {p.position: p for p in recheck(overwriting)}
-        return [fresh.get(p.position, p) for p in plans]
+            return None
+        return {p.position: p for p in recheck(overwriting, what)}
 
     def _change_subscriptions(
         self, plans: Sequence[Plan], created: dict[int, int], result: WriteResult, failed: set[int]

@@ -225,3 +225,26 @@ def test_given_a_full_sync_confirming_subscriptions_then_the_recheck_costs_one_l
     assert first.events("timings")[0]["calls"]["lookup"] == 4
     assert again.events("timings")[0]["calls"]["lookup"] == 2
 
+
+
+def test_given_a_blocklist_between_our_lookup_and_a_status_write_then_it_survives(
+    listmonk: Any, emulator: Any, client: ListmonkClient, cli: Cli, domain: str
+) -> None:
+    """`full_sync` with a status field writes the subscriber's status, and a PATCH with a status overwrites a
+    blocklist: the subscribers whose status is about to be written are looked up again right before."""
+    case = scenario(listmonk, client, domain, count=200, strategy={"mode": "full_sync"},
+                    mapping={"name_field": "name", "status_field": "status"})
+    raced = [f"m{i}@{domain}" for i in range(8, 200, 16)]  # existing, enabled and subscribed before the sync
+    case.records = [{**r, "status": "disabled" if r["email"] in raced else "enabled"} for r in case.records]
+    emulator.set_version("v6.2.0")
+    emulator.set_faults(method="GET", path_prefix="/api/subscribers", consent_change={
+        "after": 1, "action": "blocklist", "emails": raced, "list_ids": [case.news]})
+    run = sync(cli, case, advanced={**case.settings["advanced"], "batch_size": 200})
+    figures.count("faults injected: consent change between lookup and write", len(raced))
+
+    held = subscribers_of(client, domain)
+    assert [e for e in raced if held[e].status != "blocklisted"] == []
+    assert [e for e in case.blocklisted if held[e].status != "blocklisted"] == []
+    assert [r["email"] for r in case.records if held[r["email"]].name != r["name"]] == []
+    refused = {e["subscriber"] for e in run.events("skipped_change") if e["field"] == "status"}
+    assert set(raced) <= refused
