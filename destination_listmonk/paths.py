@@ -231,10 +231,18 @@ def _json_text(value: Any) -> bytes:
 
 def same_json(held: Any, wanted: Any) -> bool:
     """Whether listmonk, holding `held`, holds `wanted` already: the same JSON once their numbers are canonical.
-    Compared as JSON text too, since Python's == takes true for 1 (and false for 0), which listmonk does not."""
-    if held == wanted and _json_text(held) == _json_text(wanted):
+    Containers and mixed types are compared as JSON text, since Python's == takes true for 1 (and false for 0),
+    which listmonk does not; two scalars of one type (most attributes, on the plan's path) need no text."""
+    kind = type(held)
+    if kind is type(wanted) and kind in _PLAIN_SCALARS:
+        return held == wanted
+    if held == wanted and (kind is type(wanted) and kind in _NUMBERS or _json_text(held) == _json_text(wanted)):
         return True
     return _json_text(canonical_numbers(held)) == _json_text(canonical_numbers(wanted))
+
+
+_PLAIN_SCALARS = frozenset({str, bool, type(None)})  # equal exactly when == says so
+_NUMBERS = frozenset({int, float})  # equal by == is equal for listmonk; unequal may still be (2**53 + 1, 2**53)
 
 
 def deep_merge(base: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
