@@ -131,7 +131,8 @@ class SubscriberSync:
             self._buffer = buffered[end:]
         for start in range(0, end, size):
             with self._timings.span("plan"):
-                latest, plans = self._plan_batch(buffered[start:min(start + size, end)], len(buffered) - start, final)
+                latest, plans = self._plan_batch(buffered[start:min(start + size, end)],
+                                                 len(buffered) - start if final else None)
             # Planning waited for the previous import: the STATEs it held go out before this batch's writes,
             # which may fail. The audit goes out first, so a policy failure comes after its reasons.
             yield from self._audit.drain()
@@ -210,10 +211,10 @@ class SubscriberSync:
         return (self._loader is not None and len(self._buffer) < READ_AHEAD_RECORDS and not self._loader.done()
                 and self._export_wait_due())
 
-    def _plan_batch(self, batch: list[Union[Desired, Rejected]], records_left: int,
-                    final: bool) -> tuple[dict[str, Desired], list[Plan]]:
-        """The batch's last record per key, and their plans; `records_left` to plan, this batch included, and
-        whether the input has ended."""
+    def _plan_batch(self, batch: list[Union[Desired, Rejected]],
+                    records_left: Optional[int]) -> tuple[dict[str, Desired], list[Plan]]:
+        """The batch's last record per key, and their plans; once the input has ended, `records_left` to plan,
+        this batch included."""
         latest: dict[str, Desired] = {}
         for item in batch:
             if isinstance(item, Rejected):
@@ -225,7 +226,7 @@ class SubscriberSync:
             latest[item.key] = item  # re-inserted so the batch keeps record order
         if self._config.match_key != "email":
             self._one_claim_per_email(latest)
-        self._use_snapshot_when_worth_it(records_left if final else None)
+        self._use_snapshot_when_worth_it(records_left)
         return latest, self._plan_around_running_import(list(latest.values()))
 
     def _write_batch(self, latest: dict[str, Desired], plans: list[Plan]) -> None:
