@@ -1,8 +1,8 @@
 """A compact picture of every subscriber listmonk holds at the start of a sync, read once from its CSV export,
 so records that are plainly new or plainly unchanged need no lookup call.
 
-Per subscriber it keeps 16 bytes: a 64-bit hash of the email and a 64-bit fingerprint of the profile fields the
-sync compares (16 MB for 1,000,000 subscribers). It only ever answers "certainly new", "certainly unchanged" or
+Per subscriber it keeps a 64-bit hash of the email and a 64-bit fingerprint of the profile fields the sync
+compares, in a table at most 60% full (about 32 MB for 1,000,000 subscribers). It only ever answers "certainly new", "certainly unchanged" or
 "look it up": a hash collision, a record the picture cannot judge, or a subscriber this sync already wrote falls
 back to the lookup, so the planner still sees listmonk's real state before anything is written.
 """
@@ -13,9 +13,7 @@ import re
 import threading
 import time
 from array import array
-from bisect import bisect_left
 from enum import Enum
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Optional
 
@@ -38,6 +36,14 @@ _Row = Sequence[Optional[str]]
 
 class MalformedExport(ValueError):
     """The export cannot be trusted to name every subscriber."""
+
+
+class ExportFailed(Exception):
+    """The export could not be read into a snapshot; says why, as it would have been said where it happened."""
+
+
+# The export's columns a snapshot is made of, in this order.
+EXPORT_FIELDS = ("email", "name", "attributes", "status")
 
 
 class Verdict(Enum):
@@ -106,48 +112,86 @@ class WrittenFilter:
 
 
 class _Table:
-    """64-bit keys to 64-bit values, 16 bytes an entry with none of the per-object overhead a dict of 1,000,000
-    entries would cost: entries are appended to flat arrays in buckets by the key's top bits, and each bucket is
-    sorted once at the end, then read by binary search."""
+    """64-bit keys to 64-bit values: an open-addressing hash table in two flat arrays, kept at most 60% full (about
+    32 MB at 1,000,000 subscribers), with none of the per-object overhead a dict of 1,000,000 entries would cost.
+    The keys are hashes already, so a key's low bits pick its slot, and a lookup reads one or two slots: a quarter
+    of what a binary search over sorted arrays cost, once per record of a re-sync."""
 
     AMBIGUOUS = 0  # two emails collided, or the row was unreadable: look such records up
-    _BUCKET_SHIFT = 54  # 1,024 buckets: a sort of about 1,000 entries each at 1,000,000 subscribers
+    _MAX_LOAD = 0.6
+    _MIN_SLOTS = 1 << 10
 
-    def __init__(self) -> None:
-        buckets = 1 << (64 - self._BUCKET_SHIFT)
-        self._keys = [array("Q") for _ in range(buckets)]
-        self._values = [array("Q") for _ in range(buckets)]
+    def __init__(self, expected: int = 0) -> None:
+        """`expected`: about how many keys will be added, so that the table is made big enough at once."""
+        slots = self._MIN_SLOTS
+        while slots * self._MAX_LOAD < expected:
+            slots *= 2
+        self._allocate(slots)
         self._size = 0
+        self._zero: Optional[int] = None  # key 0's value: 0 marks an empty slot
+
+    def _allocate(self, slots: int) -> None:
+        self._keys = array("Q", bytes(8 * slots))
+        self._values = array("Q", bytes(8 * slots))
+        self._mask = slots - 1
+        self._limit = int(slots * self._MAX_LOAD)
+
+    @classmethod
+    def from_arrays(cls, keys: array[int], values: array[int], size: int, zero: Optional[int]) -> "_Table":
+        """A table as `arrays` gave it."""
+        table = cls.__new__(cls)
+        table._keys, table._values, table._mask, table._limit = keys, values, len(keys) - 1, int(len(keys) * cls._MAX_LOAD)
+        table._size, table._zero = size, zero
+        return table
+
+    def arrays(self) -> tuple[array[int], array[int], int, Optional[int]]:
+        """Its slots' keys and values, how many keys they hold, and key 0's value."""
+        return self._keys, self._values, self._size, self._zero
 
     def __len__(self) -> int:
-        return self._size
+        return self._size + (self._zero is not None)
 
     def add(self, key: int, value: int) -> None:
-        """Before `freeze` only."""
-        bucket = key >> self._BUCKET_SHIFT
-        self._keys[bucket].append(key)
-        self._values[bucket].append(value)
+        """A key added twice keeps one entry, AMBIGUOUS."""
+        if key == 0:
+            self._zero = value if self._zero is None else self.AMBIGUOUS
+            return
+        keys, mask = self._keys, self._mask
+        slot = key & mask
+        while True:
+            held = keys[slot]
+            if held == 0:
+                keys[slot] = key
+                self._values[slot] = value
+                self._size += 1
+                if self._size > self._limit:
+                    self._grow()
+                return
+            if held == key:
+                self._values[slot] = self.AMBIGUOUS
+                return
+            slot = (slot + 1) & mask
 
-    def freeze(self) -> None:
-        """Sorts every bucket; a key added twice keeps one entry, AMBIGUOUS."""
+    def _grow(self) -> None:
+        keys, values = self._keys, self._values
+        self._allocate(2 * len(keys))
         self._size = 0
-        for bucket, keys in enumerate(self._keys):
-            # Through a dict, so that sorting and lining the values up run in C, not a Python step per entry.
-            held = dict(zip(keys, self._values[bucket]))
-            if len(held) < len(keys):
-                for key, times in Counter(keys).items():
-                    if times > 1:
-                        held[key] = self.AMBIGUOUS
-            sorted_keys = sorted(held)
-            self._keys[bucket] = array("Q", sorted_keys)
-            self._values[bucket] = array("Q", map(held.__getitem__, sorted_keys))
-            self._size += len(sorted_keys)
+        for key, value in zip(keys, values):
+            if key:
+                self.add(key, value)
 
     def get(self, key: int) -> Optional[int]:
-        bucket = key >> self._BUCKET_SHIFT
-        keys = self._keys[bucket]
-        index = bisect_left(keys, key)
-        return self._values[bucket][index] if index < len(keys) and keys[index] == key else None
+        if key == 0:
+            return self._zero
+        keys, mask = self._keys, self._mask
+        slot = key & mask
+        while True:
+            held = keys[slot]
+            if held == key:
+                return self._values[slot]
+            if held == 0:
+                return None
+            slot = (slot + 1) & mask
 
 
 class LoadCancelled(Exception):
@@ -170,22 +214,24 @@ class Snapshot:
     def from_export(cls, rows: Iterable[_Row], compare_name: bool, compare_status: bool,
                     written: Optional[WrittenFilter] = None,
                     cancelled: Optional[threading.Event] = None,
-                    progress: Optional[Callable[[int], None]] = None) -> "Snapshot":
-        """From rows of listmonk's CSV export as (email, name, attributes as JSON text, status).
+                    progress: Optional[Callable[[int], None]] = None, expected: int = 0) -> "Snapshot":
+        """From rows of listmonk's CSV export as (email, name, attributes as JSON text, status), about `expected`
+        of them.
 
         With `cancelled`, as a background parse: every few hundred rows it stops (LoadCancelled) if that is set,
         and hands the GIL over, so the sync's lookup threads, back from the network, get it at once instead of
-        after Python's 5 ms switch interval each time, and tells `progress` how many rows it has read. One loop
-        does it all: a generator per step cost about a tenth of a row's parse."""
-        table = _Table()
+        after Python's 5 ms switch interval each time. It tells `progress` every few hundred rows how many it has
+        read. One loop does it all: a generator per step cost about a tenth of a row's parse."""
+        table = _Table(expected)
         add = table.add
         for count, (email, name, attributes, status) in enumerate(rows):
-            if cancelled is not None and count % _YIELD_EVERY == 0:
-                if cancelled.is_set():
-                    raise LoadCancelled()
+            if count % _YIELD_EVERY == 0:
                 if progress is not None:
                     progress(count)
-                time.sleep(0)
+                if cancelled is not None:
+                    if cancelled.is_set():
+                        raise LoadCancelled()
+                    time.sleep(0)
             if email is None:
                 raise MalformedExport("the export has a row without an email")
             try:
@@ -196,7 +242,6 @@ class Snapshot:
                 name if compare_name else None, attribs, status if compare_status else None
             ) if isinstance(attribs, dict) else None
             add(_hash64(email.strip().lower()), _Table.AMBIGUOUS if profile is None else profile)  # always looked up
-        table.freeze()
         return cls(table, compare_name, compare_status, written)
 
     def __len__(self) -> int:
@@ -224,35 +269,23 @@ class Snapshot:
         return Verdict.UNCHANGED if wanted is not None and held == wanted else Verdict.LOOK_UP
 
 
-class SnapshotLoader:
-    """Reads the export in a background thread while the sync goes on looking records up. Its written filter
-    exists from the start, so every email the sync writes while the export streams is looked up afterwards,
-    whether listmonk exported that subscriber before or after the write."""
+class BackgroundExport:
+    """The export, read while the sync goes on (by a thread that `_thread` ends with, setting `_snapshot` or
+    `_error`). Its written filter exists from the start, so every email the sync writes while the export streams
+    is looked up afterwards, whether listmonk exported that subscriber before or after the write."""
 
-    def __init__(self, client: ListmonkClient, compare_name: bool, compare_status: bool) -> None:
+    _thread: threading.Thread
+
+    def __init__(self) -> None:
         self.written = WrittenFilter()
         self.started = time.monotonic()
-        self._cancelled = threading.Event()
         self._snapshot: Optional[Snapshot] = None
         self._error: Optional[BaseException] = None
-        self.rows_read = 0  # so far, every few hundred rows
 
-        def note(rows: int) -> None:
-            self.rows_read = rows
-
-        def load() -> None:
-            try:
-                rows = client.export_subscribers(("email", "name", "attributes", "status"))
-                try:
-                    self._snapshot = Snapshot.from_export(rows, compare_name, compare_status, self.written,
-                                                          self._cancelled, note)
-                finally:
-                    rows.close()  # at once: the error kept for the sync would keep the stream open until collected
-            except BaseException as error:  # handed to whoever asks for the result, on the sync's thread
-                self._error = error
-
-        self._thread = threading.Thread(target=load, name="listmonk-export", daemon=True)
-        self._thread.start()
+    @property
+    def rows_read(self) -> int:
+        """Rows of the export read so far, counted every few hundred."""
+        raise NotImplementedError
 
     def done(self) -> bool:
         return not self._thread.is_alive()
@@ -264,6 +297,41 @@ class SnapshotLoader:
             raise self._error
         assert self._snapshot is not None
         return self._snapshot
+
+    def cancel(self) -> None:
+        """Stops reading the export: the sync ended before it needed it."""
+        raise NotImplementedError
+
+
+class SnapshotLoader(BackgroundExport):
+    """Reads the export in a background thread while the sync goes on looking records up."""
+
+    def __init__(self, client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int = 0) -> None:
+        """`expected`: about how many subscribers listmonk holds, where known."""
+        super().__init__()
+        self._cancelled = threading.Event()
+        self._rows_read = 0
+
+        def note(rows: int) -> None:
+            self._rows_read = rows
+
+        def load() -> None:
+            try:
+                rows = client.export_subscribers(EXPORT_FIELDS)
+                try:
+                    self._snapshot = Snapshot.from_export(rows, compare_name, compare_status, self.written,
+                                                          self._cancelled, note, expected)
+                finally:
+                    rows.close()  # at once: the error kept for the sync would keep the stream open until collected
+            except BaseException as error:  # handed to whoever asks for the result, on the sync's thread
+                self._error = error
+
+        self._thread = threading.Thread(target=load, name="listmonk-export", daemon=True)
+        self._thread.start()
+
+    @property
+    def rows_read(self) -> int:
+        return self._rows_read
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -278,16 +346,28 @@ class SnapshotPolicy:
     twice what its lookups cost.
 
     A stream read in full refresh brings everything its source holds on every sync. For such a write `auto`
-    starts the export at the first full batch, and waits for it from the moment the lookups show a re-sync (most
-    of a full batch already in listmonk): the rest of the sync is then likely as large as what listmonk holds. Whatever
+    starts the export at the first full batch, and waits for it from the moment the lookups show a re-sync: most
+    of the records looked up already in listmonk, `probe_records` of them at least (one lookup call of the first
+    batch's records is enough). The rest of the sync is then likely as large as what listmonk holds. Whatever
     the mode's reason to wait, at the end of the input it waits only if the records left to plan would cost more
     in lookups than the rest of the export."""
 
-    def __init__(self, mode: str, min_records: int, whole_dataset: bool = False) -> None:
+    def __init__(self, mode: str, min_records: int, whole_dataset: bool = False, probe_records: int = 0) -> None:
         self._mode = mode
         self._min_records = min_records
         self._whole_dataset = whole_dataset
+        self._probe_records = min(probe_records, min_records) if probe_records > 0 else min_records
         self._held: Optional[int] = None
+
+    @property
+    def probes(self) -> bool:
+        """Whether a first batch is worth a probe: one lookup call that tells a re-sync from a first load."""
+        return self._whole_dataset and self._mode == "auto"
+
+    @property
+    def known_count(self) -> int:
+        """How many subscribers listmonk held when the policy asked; 0 if it never did."""
+        return self._held or 0
 
     def give_up(self) -> None:
         self._mode = "never"
@@ -299,7 +379,7 @@ class SnapshotPolicy:
 
     def wait_due(self, records_seen: int, count_held: Callable[[], int], found: int = 0, looked_up: int = 0) -> bool:
         """`found` of the `looked_up` records so far were already in listmonk."""
-        if self._whole_dataset and self._mode == "auto" and looked_up >= self._min_records and found * 2 >= looked_up:
+        if self.probes and looked_up >= self._probe_records and found * 2 >= looked_up:
             return self._count(count_held) <= AUTO_MAX_SUBSCRIBERS
         return self._worth(records_seen, EXPORT_COST_IN_LOOKUPS, count_held)
 

@@ -3,6 +3,7 @@ writes. A STATE message is passed on only after every record before it is commit
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Iterable, Iterator, Optional, Union
 
@@ -18,7 +19,10 @@ from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.operations import Plan
 from destination_listmonk.protection import plan, recheck_status, recheck_subscriptions
-from destination_listmonk.snapshot import MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, WrittenFilter
+from destination_listmonk.export_process import start_export
+from destination_listmonk.snapshot import (
+    BackgroundExport, ExportFailed, MalformedExport, Snapshot, SnapshotPolicy, Verdict, WrittenFilter,
+)
 from destination_listmonk.state_counts import StateRecordCounts
 from destination_listmonk.timings import Timings
 from destination_listmonk.writer import Writer, WriteResult
@@ -65,12 +69,13 @@ class SubscriberSync:
         self._unsettled: dict[int, Desired] = {}
         self._lost_imports_in_a_row = 0
         self._snapshot: Optional[Snapshot] = None
-        self._loader: Optional[SnapshotLoader] = None
+        self._loader: Optional[BackgroundExport] = None
         self._loader_started_after = 0  # records seen when the export started
         self._snapshot_policy = SnapshotPolicy(
             config.advanced.snapshot_lookup if config.match_key == "email" else "never", config.advanced.batch_size,
-            whole_dataset=routes.whole_dataset,
+            whole_dataset=routes.whole_dataset, probe_records=config.advanced.lookup_keys_per_call,
         )
+        self._probed = False
         self._looked_up = 0  # records looked up so far, and how many of them listmonk held
         self._found = 0
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
@@ -208,8 +213,22 @@ class SubscriberSync:
         """Whether to go on reading rather than plan: the export is due to be waited for and not in yet, and fewer
         than READ_AHEAD_RECORDS records are buffered."""
         self._start_export_when_due()
-        return (self._loader is not None and len(self._buffer) < READ_AHEAD_RECORDS and not self._loader.done()
-                and self._export_wait_due())
+        if self._loader is None or len(self._buffer) >= READ_AHEAD_RECORDS or self._loader.done():
+            return False
+        self._probe_when_due()
+        return self._export_wait_due()
+
+    def _probe_when_due(self) -> None:
+        """Once, before a whole-dataset stream's first batch is looked up, unless the export is due anyway: one
+        lookup call of its first records, so that a re-sync is told from a first load without looking up the
+        whole batch."""
+        if self._probed or self._looked_up or not self._snapshot_policy.probes or self._export_wait_due():
+            return
+        self._probed = True
+        first = (item.key for item in self._buffer if isinstance(item, Desired))
+        keys = list(dict.fromkeys(itertools.islice(first, self._config.advanced.lookup_keys_per_call)))
+        self._looked_up += len(keys)
+        self._found += len(self._lookup.by_key(keys))
 
     def _plan_batch(self, batch: list[Union[Desired, Rejected]],
                     records_left: Optional[int]) -> tuple[dict[str, Desired], list[Plan]]:
@@ -237,7 +256,8 @@ class SubscriberSync:
             for planned in plans:
                 if planned.ops:
                     written.add(planned.key)
-        self._unsettled.update((item.position, item) for item in latest.values())
+        # Only planned records can have writes to redo: those found unchanged in the export have no plan.
+        self._unsettled.update((planned.position, latest[planned.key]) for planned in plans)
         self._write_and_resolve(plans, self._unsettled)
         self._redo_lost_writes()  # an import of the batch that listmonk lost while the next one was started
 
@@ -280,7 +300,7 @@ class SubscriberSync:
         if self._snapshot_policy.start_due(self._audit.summary.records, self._client.count_subscribers):
             compare_name = any(c.mapping.name_field or c.mapping.name_template for c in self._routes.configs)
             compare_status = any(c.mapping.status_field is not None for c in self._routes.configs)
-            self._loader = SnapshotLoader(self._client, compare_name, compare_status)
+            self._loader = start_export(self._client, compare_name, compare_status, self._snapshot_policy.known_count)
             self._loader_started_after = self._audit.summary.records
             # The import still running may change its subscribers after the export has read them.
             for email in self._writer.in_flight()[1]:
@@ -300,6 +320,7 @@ class SubscriberSync:
                 due = self._snapshot_policy.worth_finishing(
                     records_left, self._loader.rows_read, self._client.count_subscribers)
             else:
+                self._probe_when_due()
                 due = self._export_wait_due()
             if not due:
                 return
@@ -311,7 +332,7 @@ class SubscriberSync:
         except Exception as error:  # whatever broke the export, the sync goes on without it
             # The export only saves lookups: without it every record is looked up, as with `never`.
             self._snapshot_policy.give_up()
-            known = isinstance(error, (ListmonkError, MalformedExport))
+            known = isinstance(error, (ListmonkError, MalformedExport, ExportFailed))
             reason = str(error) if known else f"{type(error).__name__}: {error}"
             self._audit.warning("export snapshot unusable, every record is looked up", reason=reason)
             return

@@ -107,6 +107,10 @@ class ListmonkClient:
         pool_size: int = 16,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._settings: dict[str, Any] = dict(
+            base_url=base_url, username=username, token=token, auth_method=auth_method, verify_tls=verify_tls,
+            connect_timeout=connect_timeout, read_timeout=read_timeout, retry=retry, pool_size=pool_size, sleep=sleep,
+        )
         self._transport = Transport(
             base_url, username, token,
             auth_method=auth_method, verify_tls=verify_tls,
@@ -137,6 +141,11 @@ class ListmonkClient:
 
     def close(self) -> None:
         self._transport.close()
+
+    def fresh_copy(self) -> ListmonkClient:
+        """A client with the same settings and connections of its own (e.g. in a forked process, where the pooled
+        sockets are shared with the parent)."""
+        return ListmonkClient(**self._settings)
 
     def __enter__(self) -> ListmonkClient:
         return self

@@ -112,6 +112,9 @@ class CaseResult:
     rss_start_kib: int
     peak_rss_kib: int
     outcome: str
+    # The largest child process's (the destination's export process, forked from this one: the pages they still
+    # share count in both).
+    child_peak_rss_kib: int = 0
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -161,13 +164,14 @@ def current_rss_kib() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def peak_rss_kib() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+def peak_rss_kib(who: int = resource.RUSAGE_SELF) -> int:
+    return int(resource.getrusage(who).ru_maxrss)  # KiB on Linux
 
 
 def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """Of this process and of the children it has waited for: the destination's export process among them."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def measured(spec: CaseSpec, body: Callable[[CaseSpec], tuple[int, str, dict[str, Any]]]) -> CaseResult:
@@ -181,7 +185,7 @@ def measured(spec: CaseSpec, body: Callable[[CaseSpec], tuple[int, str, dict[str
     return CaseResult(
         wall_s=wall, records=records, client_requests=counter.total, client_writes=counter.writes, cpu_s=cpu,
         client_by_method=dict(counter.by_method), rss_start_kib=rss_start, peak_rss_kib=peak_rss_kib(),
-        outcome=outcome, details=details,
+        outcome=outcome, details=details, child_peak_rss_kib=peak_rss_kib(resource.RUSAGE_CHILDREN),
     )
 
 

@@ -194,6 +194,7 @@ def row_for(system: str, case: str, n: int, result: CaseResult, server: Optional
         "requests": round(requests * scale), "writes": round(writes * scale),
         "count_source": "server" if server else "client",
         "peak_rss_mib": result.peak_rss_kib / MIB,
+        "child_peak_rss_mib": result.child_peak_rss_kib / MIB,
         "rss_growth_mib": (result.peak_rss_kib - result.rss_start_kib) / MIB,
         "outcome": result.outcome,
         "measured": asdict(result),
@@ -242,8 +243,10 @@ def run_scenario(target: Target, args: argparse.Namespace, system: str, n: int) 
         result = run_isolated(spec)
         row = row_for(system, case.name, n, result, target.read_counter())
         rows.append(row)
+        child_rss = f", export process {row['child_peak_rss_mib']:.0f} MiB" if row["child_peak_rss_mib"] else ""
         print(f"  {system:<15} {case.name:<9} N={n:<8,} {row['wall_s']:8.1f}s  {row['requests']:>9,} req  "
-              f"{row['outcome']}", file=sys.stderr, flush=True)
+              f"cpu {row['cpu_s']:.1f}s  rss {row['peak_rss_mib']:.0f} MiB{child_rss}  {row['outcome']}",
+              file=sys.stderr, flush=True)
         if row["timings"]:
             print(f"  {'':<15} {'':<9} {timing_line(row['timings'])}", file=sys.stderr, flush=True)
     return rows
@@ -352,9 +355,11 @@ def legend(args: argparse.Namespace, source: str) -> list[str]:
     return [
         "",
         f"HTTP requests / writes: every /api call (writes = non-GET), counted by the {source}. "
-        "Peak RSS: ru_maxrss of the child process that ran the case (growth: over its RSS after imports). "
-        "Wall time excludes the child's interpreter start and imports; client CPU s is the child's user+system "
-        "CPU over the same span (well under wall time: the client mostly waits on the server).",
+        "Peak RSS: ru_maxrss of the child process that ran the case (growth: over its RSS after imports); the "
+        "destination's export process, forked from it, is reported beside it in the per-case lines and the JSON "
+        "(child_peak_rss_mib; pages the two still share count in both). Wall time excludes the child's interpreter "
+        "start and imports; client CPU s is the user+system CPU of the child and of its export process over the "
+        "same span (well under wall time: the client mostly waits on the server).",
         f"connector: batch_size={args.batch_size}, concurrency={args.concurrency}, "
         f"lookup_keys_per_call={args.lookup_keys}, STATE every {args.state_every:,} records. "
         "csv_import: one POST /api/import/subscribers, then polling its status every 0.2s (the polls are counted). "

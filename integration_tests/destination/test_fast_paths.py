@@ -88,7 +88,7 @@ def test_given_a_full_refresh_re_sync_when_auto_then_the_export_is_read_after_th
                       advanced={"batch_size": 100, "snapshot_lookup": "never"})
     write(settings, with_states(people, every=len(people)))
     client.change_subscriptions([subscribers_of(client, domain)[f"f3@{domain}"].id], "unsubscribe", [news.id])
-    people[4] = {**people[4], "plan": "pro"}  # in the first batch, which is looked up
+    people[4] = {**people[4], "plan": "pro"}  # in the first batch, which is probed
     emulator.reset_stats()
 
     auto = {**settings, "advanced": {**settings["advanced"], "snapshot_lookup": "auto"}}
@@ -97,14 +97,39 @@ def test_given_a_full_refresh_re_sync_when_auto_then_the_export_is_read_after_th
     (loaded,) = run.events("export snapshot loaded")
     assert loaded["started_after_records"] == 100
     routes = emulator.stats()["by_route"]
-    # One count and the first batch's lookup, which found all of it in listmonk: a re-sync, so the rest waits for
-    # the export and is judged from it.
-    assert routes["GET /api/subscribers/export"] == 1 and routes["GET /api/subscribers"] == 2
+    # One count, one lookup call probing the first batch, which found all of it in listmonk: a re-sync, so every
+    # record waits for the export and is judged from it; then one lookup of the one changed record.
+    assert routes["GET /api/subscribers/export"] == 1 and routes["GET /api/subscribers"] == 3
     assert (run.summary["updated"], run.summary["unchanged"]) == (1, len(people) - 1)
     held = subscribers_of(client, domain)
     assert held[f"f4@{domain}"].attribs["plan"] == "pro"
     assert subscriptions(held[f"f3@{domain}"]) == {news.id: "unsubscribed"}
     assert run.states == [*range(100, len(people) + 1, 100), len(people)]  # every STATE, in order
+
+
+def test_given_a_full_refresh_re_sync_when_auto_then_one_lookup_call_probes_the_first_batch_and_the_export_judges_all(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    if client.count_subscribers() < 6000:  # so that the cost rule alone would look the first batch up
+        emulator.seed(6000, email_prefix="other", domain=f"others-{domain}")
+    # Enough records that, once they are all in, the records left would cost more in lookups than the export of
+    # everyone listmonk holds: it is waited for, whenever the input ends.
+    people = contacts(domain, max(1500, math.ceil((client.count_subscribers() + 2000) / 5500) * 500))
+    settings = config(listmonk, advanced={"batch_size": 500, "lookup_keys_per_call": 50, "snapshot_lookup": "never"})
+    write(settings, with_states(people, every=500))
+    people[700] = {**people[700], "name": "Changed"}
+    emulator.reset_stats()
+
+    auto = {**settings, "advanced": {**settings["advanced"], "snapshot_lookup": "auto"}}
+    run = write(auto, with_states(people, every=500))
+
+    routes = emulator.stats()["by_route"]
+    # The count, one call for the first 50 records (all held: a re-sync) instead of ten for the first batch, and
+    # one for the record the export shows changed.
+    assert routes["GET /api/subscribers"] == 3 and routes["GET /api/subscribers/export"] == 1
+    assert (run.summary["updated"], run.summary["unchanged"]) == (1, len(people) - 1)
+    assert subscribers_of(client, domain)[f"f700@{domain}"].name == "Changed"
+    assert run.states == [*range(500, len(people) + 1, 500), len(people)]
 
 
 def test_given_auto_snapshot_when_the_sync_is_smaller_than_a_batch_then_no_export_and_no_count(

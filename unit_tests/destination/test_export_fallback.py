@@ -51,6 +51,12 @@ class ExportBreaksMidway:
         yield self.held[0], "Held", "{}", "enabled"
         raise self.error
 
+    def fresh_copy(self) -> ExportBreaksMidway:  # for the export's child process
+        return self
+
+    def close(self) -> None:
+        pass
+
     def count_subscribers(self) -> int:
         return len(self.held)
 

@@ -193,6 +193,17 @@ def test_auto_snapshot_of_a_full_refresh_starts_at_the_first_batch_and_is_waited
     assert count.calls == 3  # once a policy
 
 
+def test_a_full_refresh_probed_with_one_lookup_call_waits_for_the_export_from_the_first_batch() -> None:
+    count = CountingHeld(1_000_000)
+    probed = SnapshotPolicy("auto", min_records=10_000, whole_dataset=True, probe_records=150)
+    assert probed.probes and not SnapshotPolicy("auto", 10_000).probes and not SnapshotPolicy("always", 10, True).probes
+    assert [probed.wait_due(10_000, count, found, looked) for found, looked in
+            ((149, 149), (74, 150), (75, 150), (150, 150))] == [False, False, True, True]
+    # A batch smaller than one lookup call is probed whole.
+    small = SnapshotPolicy("auto", min_records=100, whole_dataset=True, probe_records=150)
+    assert [small.wait_due(100, count, found, looked) for found, looked in ((99, 99), (50, 100))] == [False, True]
+
+
 def test_at_the_end_of_the_input_the_export_is_waited_for_only_if_the_records_left_cost_more_than_its_rest() -> None:
     count = CountingHeld(110_000)
     auto = SnapshotPolicy("auto", min_records=100, whole_dataset=True)
@@ -245,19 +256,24 @@ def test_a_background_export_that_fails_hands_its_error_to_the_sync() -> None:
         loader.result()
 
 
-# Keys spread over few buckets (the top 10 bits pick one), many sharing one, some added more than once.
-TABLE_KEYS = st.builds(lambda bucket, low: (bucket << 54) | low, st.sampled_from([0, 1, 1023]), st.integers(0, 40))
+class SmallTable(_Table):
+    _MIN_SLOTS = 4  # so that a few keys make it grow, again and again
+
+
+# Keys sharing their low bits (which pick a slot) in few patterns, so that most collide, some added more than once,
+# 0 (which marks an empty slot) among them; enough of them that the table grows.
+TABLE_KEYS = st.builds(lambda high, low: (high << 40) | low, st.sampled_from([0, 1, 2**24 - 1]), st.integers(0, 40))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(TABLE_KEYS, st.integers(1, 2**64 - 1)), max_size=80), st.lists(TABLE_KEYS, max_size=10))
+@given(st.lists(st.tuples(TABLE_KEYS, st.integers(1, 2**64 - 1)), max_size=80), st.lists(TABLE_KEYS, max_size=10),
+       st.sampled_from([0, 20, 1000]))
 def test_property_the_table_holds_each_key_with_its_value_and_a_key_added_twice_as_ambiguous(
-    entries: list[tuple[int, int]], asked: list[int]
+    entries: list[tuple[int, int]], asked: list[int], sized_for: int
 ) -> None:
-    table = _Table()
+    table = SmallTable(sized_for)
     for key, value in entries:
         table.add(key, value)
-    table.freeze()
     values: dict[int, list[int]] = {}
     for key, value in entries:
         values.setdefault(key, []).append(value)

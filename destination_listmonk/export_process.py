@@ -1,0 +1,184 @@
+"""Reads listmonk's export into a snapshot in a forked child process, so that parsing it, most of a re-sync's CPU
+while the export streams, runs beside the sync instead of taking turns with it under one GIL. The finished table
+comes back through a pipe (16 bytes a slot, a few tens of milliseconds at 1,000,000 subscribers).
+
+A fork, not a fresh interpreter: the child keeps the parent's string hash, which the table's keys are made of, and
+starts in no time. A fork copies only the thread that calls it, so a lock another thread held would stay held in
+the child forever: the export only goes to a child process while the sync runs no other thread (as when the export
+starts at a first batch), and to a thread (snapshot.SnapshotLoader) otherwise.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import mmap
+import os
+import signal
+import struct
+import threading
+from array import array
+from typing import IO, NoReturn, Union
+
+from destination_listmonk.snapshot import (
+    EXPORT_FIELDS,
+    BackgroundExport,
+    ExportFailed,
+    LoadCancelled,
+    MalformedExport,
+    Snapshot,
+    SnapshotLoader,
+    _Table,
+)
+from listmonk_client.client import ListmonkClient
+from listmonk_client.errors import ListmonkError
+
+_TABLE, _ERROR = b"T", b"E"
+_HEADER = struct.Struct("<qqBQ")  # slots, keys held, whether key 0 is held, key 0's value
+_PROGRESS = struct.Struct("<q")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def start_export(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int = 0) -> BackgroundExport:
+    """The export, read in a child process where that is safe, else in a thread; both answer alike."""
+    if can_fork():
+        return ProcessSnapshotLoader(client, compare_name, compare_status, expected)
+    return SnapshotLoader(client, compare_name, compare_status, expected)
+
+
+class ProcessSnapshotLoader(BackgroundExport):
+    """The export read by a forked child; a thread of the sync's waits for its answer."""
+
+    def __init__(self, client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int = 0) -> None:
+        super().__init__()
+        self._progress = mmap.mmap(-1, _PROGRESS.size)  # anonymous and shared: the child counts rows into it
+        self._cancelled = False
+        parent = os.getpid()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            _child(client, compare_name, compare_status, expected, self._progress, write_end, parent)
+        os.close(write_end)
+        self._pid = pid
+        # Started after the fork, so that the child has no copy of it.
+        self._thread = threading.Thread(target=self._receive, args=(read_end, compare_name, compare_status),
+                                        name="listmonk-export", daemon=True)
+        self._thread.start()
+
+    @property
+    def rows_read(self) -> int:
+        return int(_PROGRESS.unpack_from(self._progress)[0])
+
+    def cancel(self) -> None:
+        if not self.done():
+            self._cancelled = True
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:  # it had just ended
+                pass
+        self._thread.join()
+
+    def _receive(self, read_end: int, compare_name: bool, compare_status: bool) -> None:
+        try:
+            with os.fdopen(read_end, "rb") as pipe:
+                kind = pipe.read(1)
+                if kind == _TABLE:
+                    table = _read_table(pipe)
+                    self._snapshot = Snapshot(table, compare_name, compare_status, self.written)
+                elif kind == _ERROR:
+                    self._error = ExportFailed(json.loads(pipe.read())["reason"])
+                elif self._cancelled:
+                    self._error = LoadCancelled()
+                else:
+                    self._error = ExportFailed("the process reading the export ended without an answer")
+        except (OSError, ValueError, struct.error) as error:
+            self._error = ExportFailed(f"the export's table could not be read back: {error}")
+        finally:
+            os.waitpid(self._pid, 0)
+
+
+def _read_table(pipe: IO[bytes]) -> _Table:
+    slots, size, zero_held, zero = _HEADER.unpack(_read_exactly(pipe, _HEADER.size))
+    keys, values = array("Q", [0]) * slots, array("Q", [0]) * slots
+    for target in (keys, values):
+        view = memoryview(target).cast("B")
+        filled = 0
+        while filled < len(view):
+            got = pipe.readinto(view[filled:])
+            if not got:
+                raise ValueError("the table was cut short")
+            filled += got
+    return _Table.from_arrays(keys, values, size, zero if zero_held else None)
+
+
+def _read_exactly(pipe: IO[bytes], size: int) -> bytes:
+    data = pipe.read(size)
+    if len(data) != size:
+        raise ValueError("the table was cut short")
+    return data
+
+
+def _child(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int, progress: mmap.mmap,
+           write_end: int, parent: int) -> NoReturn:
+    """Never returns: whatever happens, the child ends with os._exit, so that none of the parent's buffered output,
+    exit handlers or finally blocks run twice."""
+    code = 0
+    try:
+        _die_with(parent)
+        try:
+            snapshot = _read_export(client, compare_name, compare_status, expected, progress)
+            _send_table(write_end, snapshot._table)
+        except BaseException as error:  # every failure goes back to the parent, which decides
+            code = 1
+            known = isinstance(error, (ListmonkError, MalformedExport))
+            reason = str(error) if known else f"{type(error).__name__}: {error}"
+            _write_all(write_end, _ERROR + json.dumps({"reason": reason}).encode())
+    except BaseException:  # the pipe is gone (the parent ended): nobody is left to tell
+        code = 2
+    finally:
+        os._exit(code)
+
+
+def _die_with(parent: int) -> None:
+    """The child is killed when the sync's process ends, rather than streaming the export on for nobody."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the child ends at its first write instead
+        pass
+    if os.getppid() != parent:  # the parent ended before prctl took
+        os._exit(2)
+
+
+def _read_export(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int,
+                 progress: mmap.mmap) -> Snapshot:
+    def note(rows: int) -> None:
+        _PROGRESS.pack_into(progress, 0, rows)
+
+    own = client.fresh_copy()  # connections of its own: the parent's pooled sockets are shared with the fork
+    try:
+        rows = own.export_subscribers(EXPORT_FIELDS)
+        try:
+            return Snapshot.from_export(rows, compare_name, compare_status, progress=note, expected=expected)
+        finally:
+            rows.close()
+    finally:
+        own.close()
+
+
+def _send_table(write_end: int, table: _Table) -> None:
+    keys, values, size, zero = table.arrays()
+    header = _HEADER.pack(len(keys), size, zero is not None, zero or 0)
+    _write_all(write_end, _TABLE + header)
+    for part in (keys, values):
+        _write_all(write_end, memoryview(part).cast("B"))
+
+
+def _write_all(fd: int, data: Union[bytes, memoryview]) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
