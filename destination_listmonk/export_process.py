@@ -1,6 +1,8 @@
 """Reads listmonk's export into a snapshot in a forked child process, so that parsing it, most of a re-sync's CPU
 while the export streams, runs beside the sync instead of taking turns with it under one GIL. The finished table
-comes back through a pipe (16 bytes a slot, a few tens of milliseconds at 1,000,000 subscribers).
+comes back through a pipe (16 bytes a slot, a few tens of milliseconds at 1,000,000 subscribers), and so do tables
+of the rows read so far (at 8,192 rows, then each time they have doubled), which the sync may judge records by
+while the rest streams.
 
 A fork, not a fresh interpreter: the child keeps the parent's string hash, which the table's keys are made of, and
 starts in no time. A fork copies only the thread that calls it, so a lock another thread held would stay held in
@@ -11,6 +13,7 @@ starts at a first batch), and to a thread (snapshot.SnapshotLoader) otherwise.
 from __future__ import annotations
 
 import ctypes
+import io
 import json
 import mmap
 import os
@@ -18,7 +21,7 @@ import signal
 import struct
 import threading
 from array import array
-from typing import IO, NoReturn, Union
+from typing import Callable, NoReturn, Optional, Union
 
 from destination_listmonk.snapshot import (
     EXPORT_FIELDS,
@@ -33,7 +36,7 @@ from destination_listmonk.snapshot import (
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError
 
-_TABLE, _ERROR = b"T", b"E"
+_TABLE, _PARTIAL, _ERROR = b"T", b"P", b"E"
 _HEADER = struct.Struct("<qqBQ")  # slots, keys held, whether key 0 is held, key 0's value
 _PROGRESS = struct.Struct("<q")
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -51,10 +54,14 @@ def start_export(client: ListmonkClient, compare_name: bool, compare_status: boo
 
 
 class ProcessSnapshotLoader(BackgroundExport):
-    """The export read by a forked child; a thread of the sync's waits for its answer."""
+    """The export read by a forked child; a thread of the sync's waits for its answers."""
+
+    gives_partials = True
 
     def __init__(self, client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int = 0) -> None:
         super().__init__()
+        self._moved = threading.Condition()  # notified at each partial snapshot, and at the end
+        self._ended = False
         self._progress = mmap.mmap(-1, _PROGRESS.size)  # anonymous and shared: the child counts rows into it
         self._cancelled = False
         parent = os.getpid()
@@ -74,6 +81,15 @@ class ProcessSnapshotLoader(BackgroundExport):
     def rows_read(self) -> int:
         return int(_PROGRESS.unpack_from(self._progress)[0])
 
+    def wait_past(self, partial: Optional[Snapshot]) -> None:
+        with self._moved:
+            self._moved.wait_for(lambda: self.partial is not partial or self._ended)
+
+    def _move(self, partial: Optional[Snapshot], ended: bool = False) -> None:
+        with self._moved:
+            self.partial, self._ended = partial, ended
+            self._moved.notify_all()
+
     def cancel(self) -> None:
         if not self.done():
             self._cancelled = True
@@ -87,6 +103,9 @@ class ProcessSnapshotLoader(BackgroundExport):
         try:
             with os.fdopen(read_end, "rb") as pipe:
                 kind = pipe.read(1)
+                while kind == _PARTIAL:
+                    self._move(Snapshot(_read_table(pipe), compare_name, compare_status, self.written, complete=False))
+                    kind = pipe.read(1)
                 if kind == _TABLE:
                     table = _read_table(pipe)
                     self._snapshot = Snapshot(table, compare_name, compare_status, self.written)
@@ -100,9 +119,10 @@ class ProcessSnapshotLoader(BackgroundExport):
             self._error = ExportFailed(f"the export's table could not be read back: {error}")
         finally:
             os.waitpid(self._pid, 0)
+            self._move(None, ended=True)
 
 
-def _read_table(pipe: IO[bytes]) -> _Table:
+def _read_table(pipe: io.BufferedReader) -> _Table:
     slots, size, zero_held, zero = _HEADER.unpack(_read_exactly(pipe, _HEADER.size))
     keys, values = array("Q", [0]) * slots, array("Q", [0]) * slots
     for target in (keys, values):
@@ -116,7 +136,7 @@ def _read_table(pipe: IO[bytes]) -> _Table:
     return _Table.from_arrays(keys, values, size, zero if zero_held else None)
 
 
-def _read_exactly(pipe: IO[bytes], size: int) -> bytes:
+def _read_exactly(pipe: io.BufferedReader, size: int) -> bytes:
     data = pipe.read(size)
     if len(data) != size:
         raise ValueError("the table was cut short")
@@ -131,8 +151,9 @@ def _child(client: ListmonkClient, compare_name: bool, compare_status: bool, exp
     try:
         _die_with(parent)
         try:
-            snapshot = _read_export(client, compare_name, compare_status, expected, progress)
-            _send_table(write_end, snapshot._table)
+            snapshot = _read_export(client, compare_name, compare_status, expected, progress,
+                                    lambda table: _send_table(write_end, table, _PARTIAL))
+            _send_table(write_end, snapshot._table, _TABLE)
         except BaseException as error:  # every failure goes back to the parent, which decides
             code = 1
             known = isinstance(error, (ListmonkError, MalformedExport))
@@ -155,7 +176,7 @@ def _die_with(parent: int) -> None:
 
 
 def _read_export(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int,
-                 progress: mmap.mmap) -> Snapshot:
+                 progress: mmap.mmap, publish: Callable[[_Table], None]) -> Snapshot:
     def note(rows: int) -> None:
         _PROGRESS.pack_into(progress, 0, rows)
 
@@ -163,17 +184,18 @@ def _read_export(client: ListmonkClient, compare_name: bool, compare_status: boo
     try:
         rows = own.export_subscribers(EXPORT_FIELDS)
         try:
-            return Snapshot.from_export(rows, compare_name, compare_status, progress=note, expected=expected)
+            return Snapshot.from_export(rows, compare_name, compare_status, progress=note, expected=expected,
+                                        publish=publish)
         finally:
             rows.close()
     finally:
         own.close()
 
 
-def _send_table(write_end: int, table: _Table) -> None:
+def _send_table(write_end: int, table: _Table, kind: bytes) -> None:
     keys, values, size, zero = table.arrays()
     header = _HEADER.pack(len(keys), size, zero is not None, zero or 0)
-    _write_all(write_end, _TABLE + header)
+    _write_all(write_end, kind + header)
     for part in (keys, values):
         _write_all(write_end, memoryview(part).cast("B"))
 

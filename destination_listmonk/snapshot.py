@@ -199,35 +199,44 @@ class LoadCancelled(Exception):
 
 
 _YIELD_EVERY = 256  # rows of a background parse between GIL hand-overs: about a millisecond of parsing
+_FIRST_PUBLISH = 8192  # rows of the export in the first partial snapshot; each next one holds twice as many
 
 
 class Snapshot:
     def __init__(self, table: _Table, compare_name: bool, compare_status: bool,
-                 written: Optional[WrittenFilter] = None) -> None:
-        """From a frozen table of email hash to profile fingerprint (or AMBIGUOUS): see `from_export`."""
+                 written: Optional[WrittenFilter] = None, complete: bool = True) -> None:
+        """From a table of email hash to profile fingerprint (or AMBIGUOUS): see `from_export`. A snapshot of
+        the export's first rows only (not `complete`) never says a record is new: its subscriber may come later."""
         self._table = table
         self._compare_name = compare_name
         self._compare_status = compare_status
         self.written = written or WrittenFilter()
+        self._absent = Verdict.NEW if complete else Verdict.LOOK_UP
 
     @classmethod
     def from_export(cls, rows: Iterable[_Row], compare_name: bool, compare_status: bool,
                     written: Optional[WrittenFilter] = None,
                     cancelled: Optional[threading.Event] = None,
-                    progress: Optional[Callable[[int], None]] = None, expected: int = 0) -> "Snapshot":
+                    progress: Optional[Callable[[int], None]] = None, expected: int = 0,
+                    publish: Optional[Callable[[_Table], None]] = None) -> "Snapshot":
         """From rows of listmonk's CSV export as (email, name, attributes as JSON text, status), about `expected`
         of them.
 
         With `cancelled`, as a background parse: every few hundred rows it stops (LoadCancelled) if that is set,
         and hands the GIL over, so the sync's lookup threads, back from the network, get it at once instead of
         after Python's 5 ms switch interval each time. It tells `progress` every few hundred rows how many it has
-        read. One loop does it all: a generator per step cost about a tenth of a row's parse."""
+        read, and hands `publish` the table of the rows read so far at 8,192 rows, then each time they have
+        doubled. One loop does it all: a generator per step cost about a tenth of a row's parse."""
         table = _Table(expected)
         add = table.add
+        next_publish = _FIRST_PUBLISH
         for count, (email, name, attributes, status) in enumerate(rows):
             if count % _YIELD_EVERY == 0:
                 if progress is not None:
                     progress(count)
+                if publish is not None and count >= next_publish:
+                    publish(table)
+                    next_publish *= 2
                 if cancelled is not None:
                     if cancelled.is_set():
                         raise LoadCancelled()
@@ -256,7 +265,7 @@ class Snapshot:
             return Verdict.LOOK_UP
         held = self._table.get(email_hash)
         if held is None:
-            return Verdict.NEW
+            return self._absent
         if held == _Table.AMBIGUOUS:
             return Verdict.LOOK_UP
         if (self._compare_name and desired.name is None) or (self._compare_status and desired.status is None):
@@ -275,12 +284,15 @@ class BackgroundExport:
     is looked up afterwards, whether listmonk exported that subscriber before or after the write."""
 
     _thread: threading.Thread
+    gives_partials = False  # whether `partial` ever holds anything
 
     def __init__(self) -> None:
         self.written = WrittenFilter()
         self.started = time.monotonic()
         self._snapshot: Optional[Snapshot] = None
         self._error: Optional[BaseException] = None
+        # The export's first rows, while the rest streams (not complete: see Snapshot), where the reader gives them.
+        self.partial: Optional[Snapshot] = None
 
     @property
     def rows_read(self) -> int:
@@ -297,6 +309,10 @@ class BackgroundExport:
             raise self._error
         assert self._snapshot is not None
         return self._snapshot
+
+    def wait_past(self, partial: Optional[Snapshot]) -> None:
+        """Waits until `partial` is no longer the newest snapshot of the export's first rows, or the export has
+        ended (at once, where there are no such snapshots)."""
 
     def cancel(self) -> None:
         """Stops reading the export: the sync ended before it needed it."""

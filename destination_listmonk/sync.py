@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from typing import Iterable, Iterator, Optional, Union
 
 from airbyte_cdk.models import AirbyteMessage, FailureType, Type
@@ -76,6 +77,10 @@ class SubscriberSync:
             whole_dataset=routes.whole_dataset, probe_records=config.advanced.lookup_keys_per_call,
         )
         self._probed = False
+        # The read-ahead records judged by the export's first rows so far: the first `_prejudged` of the buffer,
+        # by the partial snapshot `_prejudged_with`.
+        self._prejudged = 0
+        self._prejudged_with: Optional[Snapshot] = None
         self._looked_up = 0  # records looked up so far, and how many of them listmonk held
         self._found = 0
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
@@ -126,8 +131,10 @@ class SubscriberSync:
     def _flush(self, settle: bool, final: bool = False) -> Iterator[AirbyteMessage]:
         if self._buffer and not final and self._reading_ahead():
             self._flush_at = len(self._buffer) + READ_AHEAD_STEP
-            return  # nothing is settled either: the STATEs held follow records not yet written
-        buffered, self._buffer = self._buffer, []
+            # Only the STATEs whose records were all found unchanged in the export's first rows.
+            yield from self._pass_ready_states()
+            return
+        buffered, self._buffer, self._prejudged = self._buffer, [], 0
         size = self._flush_at = self._config.advanced.batch_size
         end = len(buffered)
         if not final and end > size:
@@ -146,6 +153,9 @@ class SubscriberSync:
             self._write_batch(latest, plans)
             self._planned_through = buffered[min(start + size, end) - 1].position
             self._audit.progress()
+        # Records dropped as unchanged while read ahead may follow the last one planned.
+        self._planned_through = max(self._planned_through,
+                                    self._buffer[0].position - 1 if self._buffer else self._position)
         if settle:
             self._settle()
         yield from self._audit.drain()
@@ -211,12 +221,47 @@ class SubscriberSync:
 
     def _reading_ahead(self) -> bool:
         """Whether to go on reading rather than plan: the export is due to be waited for and not in yet, and fewer
-        than READ_AHEAD_RECORDS records are buffered."""
+        than READ_AHEAD_RECORDS records are buffered once those its first rows show unchanged are dropped."""
         self._start_export_when_due()
-        if self._loader is None or len(self._buffer) >= READ_AHEAD_RECORDS or self._loader.done():
+        if self._loader is None or self._loader.done():
             return False
         self._probe_when_due()
-        return self._export_wait_due()
+        if not self._export_wait_due():
+            return False
+        loader = self._loader
+        partial = loader.partial
+        self._drop_unchanged_read_ahead(partial)
+        # With the buffer full, more of the export's first rows may free it: worth waiting for before the rest.
+        while len(self._buffer) >= READ_AHEAD_RECORDS and loader.gives_partials and not loader.done():
+            with self._timings.span("export_wait"):
+                loader.wait_past(partial)
+            partial = loader.partial
+            self._drop_unchanged_read_ahead(partial)
+        return len(self._buffer) < READ_AHEAD_RECORDS
+
+    def _drop_unchanged_read_ahead(self, partial: Optional[Snapshot]) -> None:
+        """While the export streams, the records read ahead that its first rows (`partial`) show unchanged are
+        counted and dropped, as the whole export would have them, so that the sync reads on in the meantime and
+        their STATEs pass. Not a record whose key another record read ahead also has: the later one wins, and
+        which of them is unchanged is for the plan to say."""
+        if partial is None or not self._unchanged_shortcut:
+            return
+        start = self._prejudged if partial is self._prejudged_with else 0
+        self._prejudged_with = partial
+        buffer = self._buffer
+        if start < len(buffer):
+            keys = Counter(item.key for item in buffer if isinstance(item, Desired))
+            kept = buffer[:start]
+            for item in itertools.islice(buffer, start, None):
+                if isinstance(item, Desired) and keys[item.key] == 1 and partial.judge(item) is Verdict.UNCHANGED:
+                    self._audit.unchanged_by_snapshot()
+                else:
+                    kept.append(item)
+            self._buffer, self._prejudged = kept, len(kept)
+            # Every record before the first one kept is planned (its writes started) or found unchanged.
+            self._planned_through = max(self._planned_through, kept[0].position - 1 if kept else self._position)
+        if self._held_states and self._held_states[0][2] <= self._planned_through and not self._writer.busy():
+            self._settle()
 
     def _probe_when_due(self) -> None:
         """Once, before a whole-dataset stream's first batch is looked up, unless the export is due anyway: one

@@ -13,6 +13,7 @@ import pytest
 from airbyte_cdk.models import SyncMode, Type
 
 from destination_listmonk.destination import DestinationListmonk
+from destination_listmonk.snapshot import EXPORT_FIELDS, BackgroundExport, Snapshot
 from integration_tests.contract.api import call
 from integration_tests.destination.harness import (
     catalog,
@@ -370,3 +371,70 @@ def test_given_a_later_batch_repeating_a_gathered_profile_change_then_it_is_plan
     assert run.summary["updated"] == 61 and run.summary["rejected"] == 0
     assert held[f"f7@{domain}"].attribs == {"plan": "pro", "tier": "gold"}
     assert {s.attribs["plan"] for s in held.values()} == {"pro"}
+
+
+class StreamingExport(BackgroundExport):
+    """An export of which the first rows are in (all of listmonk as it was, judged as a partial snapshot that
+    never says "new"), and the rest once `finished` is set."""
+
+    def __init__(self, client: ListmonkClient, compare_name: bool, compare_status: bool) -> None:
+        super().__init__()
+        whole = Snapshot.from_export(client.export_subscribers(EXPORT_FIELDS), compare_name, compare_status, self.written)
+        self.partial = Snapshot(whole._table, compare_name, compare_status, self.written, complete=False)
+        self._whole = whole
+        self.finished = False
+
+    @property
+    def rows_read(self) -> int:
+        return len(self._whole)
+
+    def done(self) -> bool:
+        return self.finished
+
+    def result(self) -> Snapshot:
+        self.partial = None
+        return self._whole
+
+    def cancel(self) -> None:
+        self.finished = True
+
+
+def test_given_an_export_still_streaming_then_records_its_first_rows_show_unchanged_pass_with_their_states(
+    listmonk: Any, client: ListmonkClient, domain: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = contacts(domain, 600)
+    settings = config(listmonk, advanced={"batch_size": 100, "snapshot_lookup": "auto"})
+    write(settings, with_states(people, every=600))
+    records = [{**p, "name": f"Changed {i}"} if i >= 400 and i % 10 == 0 else p for i, p in enumerate(people)]
+    # One key twice: changed first, then as listmonk holds it. The later record wins, so nothing is written.
+    records[450] = {**people[455], "name": "Superseded"}
+
+    exports: list[StreamingExport] = []
+
+    def streaming_export(export_client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int = 0) -> StreamingExport:
+        exports.append(StreamingExport(export_client, compare_name, compare_status))
+        return exports[-1]
+
+    monkeypatch.setattr("destination_listmonk.sync.start_export", streaming_export)
+    ended = False
+
+    def messages() -> Iterator[Any]:
+        nonlocal ended
+        yield from with_states(records, every=100)
+        ended = exports[-1].finished = True  # the export is in once the whole input has been read
+
+    early, markers = [], []
+    for message in DestinationListmonk().write(settings, catalog(), messages()):
+        if message.type == Type.STATE and message.state is not None:
+            marker = message.state.stream.stream_state.marker
+            held = subscribers_of(client, domain)
+            latest = {r["email"]: r["name"] for r in records[:marker]}
+            assert (marker, {e: n for e, n in latest.items() if held[e].name != n}) == (marker, {})
+            markers.append(marker)
+            if not ended:
+                early.append(marker)
+    assert markers == [*range(100, 601, 100), 600]
+    # The STATEs whose records the export's first rows showed unchanged passed while it streamed; those after a
+    # changed record waited for it to be written.
+    assert early == [100, 200, 300, 400]
+    assert subscribers_of(client, domain)[f"f455@{domain}"].name == people[455]["name"]

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Generator, Iterable
 from typing import Any
 
@@ -132,3 +133,38 @@ def test_while_another_thread_runs_the_export_is_read_in_a_thread_not_a_fork() -
     alone = start_export(EndlessExport(), True, False)  # type: ignore[arg-type]
     assert isinstance(alone, ProcessSnapshotLoader)
     alone.cancel()
+
+
+class PausingExport(FakeExport):
+    """Gives its first `before` rows, then waits until `go_on` (a path) exists before giving the rest."""
+
+    def __init__(self, rows: Iterable[Row], before: int, go_on: str) -> None:
+        super().__init__(rows)
+        self._before, self._go_on = before, go_on
+
+    def export_subscribers(self, columns: Any) -> Generator[Row, None, None]:
+        for i, row in enumerate(self._rows):
+            while i == self._before and not os.path.exists(self._go_on):
+                time.sleep(0.01)
+            yield row
+
+
+def test_while_the_export_streams_its_first_rows_judge_records_but_never_as_new(tmp_path: Any) -> None:
+    held = rows(20_000)
+    go_on = str(tmp_path / "go-on")
+    loader = ProcessSnapshotLoader(PausingExport(held, 17_000, go_on), True, False, expected=20_000)  # type: ignore[arg-type]
+    partial = None
+    while partial is None or len(partial) < 16_384:  # published at 8,192 rows, then 16,384
+        loader.wait_past(partial)
+        partial = loader.partial
+    assert not loader.done()
+    assert partial.judge(wanted(100)) is Verdict.UNCHANGED
+    assert partial.judge(wanted(100, name="Other")) is Verdict.LOOK_UP
+    # Not among the rows read yet, or not in listmonk at all: only the whole export can tell.
+    assert partial.judge(wanted(19_999)) is Verdict.LOOK_UP and partial.judge(wanted(50_000)) is Verdict.LOOK_UP
+
+    open(go_on, "w").close()
+    loader.wait_past(partial)  # the end: no partial after 16,384 rows of 20,000
+    whole = loader.result()
+    assert loader.partial is None
+    assert whole.judge(wanted(19_999)) is Verdict.UNCHANGED and whole.judge(wanted(50_000)) is Verdict.NEW

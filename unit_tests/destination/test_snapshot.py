@@ -283,6 +283,13 @@ def test_property_the_table_holds_each_key_with_its_value_and_a_key_added_twice_
         assert table.get(key) == expected
 
 
+def test_the_table_of_the_rows_read_so_far_is_handed_on_at_8192_rows_then_each_time_they_have_doubled() -> None:
+    sizes: list[int] = []
+    rows = [(f"p{i}@example.com", "P", "{}", "enabled") for i in range(40_000)]
+    Snapshot.from_export(rows, True, False, publish=lambda table: sizes.append(len(table)))
+    assert sizes == [8192, 16_384, 32_768]
+
+
 class CountedRows:
     """Export rows that count how many were read, and can set an event on reading a given row."""
 
