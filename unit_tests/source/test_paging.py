@@ -18,6 +18,7 @@ from source_listmonk.paging import KeysetPages, OffsetPages, updated_since
 from source_listmonk.timestamps import parse_ts
 
 _AFTER = re.compile(r"subscribers\.id > (\d+)")
+_UP_TO = re.compile(r"subscribers\.id <= (\d+)")
 
 
 class ChangingListmonk:
@@ -44,10 +45,13 @@ class ChangingListmonk:
         self._change()
         self.calls += 1
         params = params or {}
-        assert (params["order_by"], params["order"]) == ("id", "asc")
-        rows = self.ids
+        assert params["order_by"] == "id"
+        rows = list(self.ids) if params["order"] == "asc" else self.ids[::-1]
         if "query" in params:
             rows = [i for i in rows if i > int(_AFTER.search(params["query"]).group(1))]
+            up_to = _UP_TO.search(params["query"])
+            if up_to:
+                rows = [i for i in rows if i <= int(up_to.group(1))]
         per_page, page = int(params["per_page"]), int(params["page"])
         window = rows[(page - 1) * per_page : page * per_page]
         return {"data": {"results": [{"id": i} for i in window] or None, "total": len(rows)}}
