@@ -16,6 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Optional, Protocol
 
+import requests
+
 from listmonk_client.client import ListmonkClient
 from listmonk_client.sql import SqlExpr, quote_literal
 
@@ -30,7 +32,11 @@ RANGES_IN_FLIGHT = 2
 
 
 def _results(client: ListmonkClient, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    body = client.request("GET", SUBSCRIBERS_PATH, params=params)
+    return _rows(client.get_undecoded(SUBSCRIBERS_PATH, params))
+
+
+def _rows(response: requests.Response) -> list[dict[str, Any]]:
+    body = ListmonkClient.decode(response, "GET", SUBSCRIBERS_PATH)
     # A page past the end is `results: null`.
     return list(((body or {}).get("data") or {}).get("results") or [])
 
@@ -56,13 +62,15 @@ class KeysetPages:
         self._client = client
         self._per_page = per_page
 
-    def _page(self, after_id: int, narrowing: Optional[SqlExpr], up_to: Optional[int] = None) -> list[dict[str, Any]]:
+    def _page(self, after_id: int, narrowing: Optional[SqlExpr], up_to: Optional[int] = None) -> requests.Response:
+        """The page's response, undecoded: a page fetched ahead waits as bytes, decoded once its turn comes."""
         expr = SqlExpr(f"subscribers.id > {int(after_id)}")
         if up_to is not None:
             expr = expr.and_(SqlExpr(f"subscribers.id <= {int(up_to)}"))
         if narrowing is not None:
             expr = expr.and_(narrowing)
-        return _results(self._client, {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": self._per_page})
+        params = {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": self._per_page}
+        return self._client.get_undecoded(SUBSCRIBERS_PATH, params)
 
     def __call__(self, after_id: int, narrowing: Optional[SqlExpr]) -> Iterator[list[dict[str, Any]]]:
         with ThreadPoolExecutor(max_workers=RANGES_IN_FLIGHT, thread_name_prefix="listmonk-next-page") as pool:
@@ -76,7 +84,7 @@ class KeysetPages:
     def _ranges(self, pool: ThreadPoolExecutor, after_id: int, top: int) -> Iterator[list[dict[str, Any]]]:
         span = self._per_page  # ids are distinct integers: a range of `per_page` ids fits on one page
         lows = iter(range(after_id, top, span))
-        pending: deque[Future[list[dict[str, Any]]]] = deque()
+        pending: deque[Future[requests.Response]] = deque()
 
         def request_next() -> None:
             low = next(lows, None)
@@ -86,20 +94,20 @@ class KeysetPages:
         for _ in range(RANGES_IN_FLIGHT):
             request_next()
         while pending:
-            rows = pending.popleft().result()
+            rows = _rows(pending.popleft().result())
             request_next()
             if rows:  # a range of deleted ids is empty
                 yield rows
 
     def _chain(self, pool: ThreadPoolExecutor, after_id: int, narrowing: Optional[SqlExpr]) -> Iterator[list[dict[str, Any]]]:
-        rows = self._page(after_id, narrowing)
+        rows = _rows(self._page(after_id, narrowing))
         while rows:
             last = len(rows) < self._per_page
             following = None if last else pool.submit(self._page, int(rows[-1]["id"]), narrowing)
             yield rows
             if following is None:
                 return
-            rows = following.result()
+            rows = _rows(following.result())
 
 
 class OffsetPages:
