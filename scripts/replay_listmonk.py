@@ -3,8 +3,9 @@
 It serves N subscribers (ids 1..N) generated page by page from one recorded subscriber row, so memory stays
 flat at any N, and answers each page after the time a real listmonk takes to build it (0.2 s per page of
 5,000 on a real v6.2 with PostgreSQL 15 by default, scaled by the page's row count). Only what the source
-reads is served: `/api/profile`, `/api/lists`, and `/api/subscribers` by keyset (`query=(subscribers.id > N)`),
-by offset in id order, newest first (`order_by=updated_at`), and the newest-subscription probe.
+reads is served: `/api/profile`, `/api/lists`, and `/api/subscribers` by keyset (`query=(subscribers.id > N)`,
+optionally `AND subscribers.id <= M`), by offset in id order, newest or highest id first, and the
+newest-subscription probe.
 Row i's subscriber and subscription times fall in the second before the template's, rising with i (distinct up
 to N = 1,000,000, as on a server that created its subscribers one by one; row N holds the newest, as the
 "newest change" probes expect); its statuses are the template's: nothing ever changes between two reads.
@@ -25,6 +26,7 @@ import orjson
 
 SECONDS_PER_5000_ROWS = 0.2
 _KEYSET = re.compile(r"subscribers\.id > (\d+)")
+_UP_TO = re.compile(r"subscribers\.id <= (\d+)")
 _UPDATED_SINCE = re.compile(r"subscribers\.updated_at > '([^']+)'")
 _MARKS = {"id": 987654321, "uuid": "@UUID@", "email": "@EMAIL@", "name": "@NAME@", "created_at": "@TIME@",
           "updated_at": "@TIME@"}
@@ -102,14 +104,18 @@ class ReplayListmonk:
             return 404, b'{"message": "Not found"}', 0
         per_page = int(params.get("per_page", "20"))
         query = params.get("query", "")
-        if params.get("order_by") == "updated_at" or "subscriber_lists" in query:
+        # Newest first, highest id first, and the newest-subscription probe all start at row N.
+        if params.get("order") != "asc" or "subscriber_lists" in query:
             ids = range(self.count, max(0, self.count - per_page), -1)
         else:
             since = _UPDATED_SINCE.search(query)
             keyset = _KEYSET.search(query)
+            up_to = _UP_TO.search(query)
             first = int(keyset.group(1)) + 1 if keyset else (int(params.get("page", "1")) - 1) * per_page + 1
+            last = min(self.count, first + per_page - 1, int(up_to.group(1)) if up_to else self.count)
             # Every row carries the template's updated_at: a narrowing after it leaves nothing.
-            last = first - 1 if since and since.group(1) >= self._updated_at else min(self.count, first + per_page - 1)
+            if since and since.group(1) >= self._updated_at:
+                last = first - 1
             ids = range(first, last + 1)
         return 200, self._page(ids, query, per_page), len(ids)
 

@@ -1,7 +1,8 @@
 """Reading subscribers page by page in id order without skipping or repeating a row while rows change.
 
 With `subscribers:sql_query`: keyset pages, `query=(id > last_id) AND (...)`, always page 1, so inserts,
-updates and deletes during the read cannot shift a row past us. Without it: offset pages (`page`, `per_page`)
+updates and deletes during the read cannot shift a row past us; a read of every subscriber asks for ranges of ids
+instead (below), several at once. Without it: offset pages (`page`, `per_page`)
 in id order, where a delete on an earlier page would shift an unseen row back onto a page we have read.
 Each page is therefore checked with a one-row probe at the offset where the last row seen should still
 be; if it moved, the previous page is read again (rows already seen are dropped by id).
@@ -9,10 +10,13 @@ be; if it moved, the previous page is read again (rows already seen are dropped 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Optional, Protocol
+
+import requests
 
 from listmonk_client.client import ListmonkClient
 from listmonk_client.sql import SqlExpr, quote_literal
@@ -22,10 +26,17 @@ from source_listmonk.timestamps import format_ts, parse_optional_ts
 SUBSCRIBERS_PATH = "/api/subscribers"
 # listmonk's order_by whitelist has no `id`; anything unlisted sorts by subscribers.id.
 _BY_ID = {"order_by": "id", "order": "asc"}
+# Id ranges requested at once in a read of every subscriber: listmonk prepares them while a page's rows are
+# emitted. Each holds a page in memory once it has arrived.
+RANGES_IN_FLIGHT = 2
 
 
 def _results(client: ListmonkClient, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    body = client.request("GET", SUBSCRIBERS_PATH, params=params)
+    return _rows(client.get_undecoded(SUBSCRIBERS_PATH, params))
+
+
+def _rows(response: requests.Response) -> list[dict[str, Any]]:
+    body = ListmonkClient.decode(response, "GET", SUBSCRIBERS_PATH)
     # A page past the end is `results: null`.
     return list(((body or {}).get("data") or {}).get("results") or [])
 
@@ -41,29 +52,62 @@ class SubscriberPages(Protocol):
 
 
 class KeysetPages:
-    """The next page is requested as soon as the last id of the current one is known, so listmonk prepares it
-    while the current page's rows are emitted: two pages in memory at most."""
+    """With a narrowing, the next page is requested as soon as the last id of the current one is known, so
+    listmonk prepares it while the current page's rows are emitted. Without one (every subscriber), ids up to the
+    highest at the start are read as ranges `id > low AND id <= low + per_page`, whose one page holds the whole
+    range: a range needs nothing from the one before it, so RANGES_IN_FLIGHT are requested at once and none
+    waits for the previous page to arrive and be parsed. Rows added since (higher ids) follow by keyset."""
 
     def __init__(self, client: ListmonkClient, per_page: int) -> None:
         self._client = client
         self._per_page = per_page
 
-    def _page(self, after_id: int, narrowing: Optional[SqlExpr]) -> list[dict[str, Any]]:
+    def _page(self, after_id: int, narrowing: Optional[SqlExpr], up_to: Optional[int] = None) -> requests.Response:
+        """The page's response, undecoded: a page fetched ahead waits as bytes, decoded once its turn comes."""
         expr = SqlExpr(f"subscribers.id > {int(after_id)}")
+        if up_to is not None:
+            expr = expr.and_(SqlExpr(f"subscribers.id <= {int(up_to)}"))
         if narrowing is not None:
             expr = expr.and_(narrowing)
-        return _results(self._client, {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": self._per_page})
+        params = {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": self._per_page}
+        return self._client.get_undecoded(SUBSCRIBERS_PATH, params)
 
     def __call__(self, after_id: int, narrowing: Optional[SqlExpr]) -> Iterator[list[dict[str, Any]]]:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="listmonk-next-page") as pool:
-            rows = self._page(after_id, narrowing)
-            while rows:
-                last = len(rows) < self._per_page
-                following = None if last else pool.submit(self._page, int(rows[-1]["id"]), narrowing)
+        with ThreadPoolExecutor(max_workers=RANGES_IN_FLIGHT, thread_name_prefix="listmonk-next-page") as pool:
+            if narrowing is None:
+                top = highest_subscriber_id(self._client)
+                if top is not None and top > after_id:
+                    yield from self._ranges(pool, after_id, top)
+                    after_id = top
+            yield from self._chain(pool, after_id, narrowing)
+
+    def _ranges(self, pool: ThreadPoolExecutor, after_id: int, top: int) -> Iterator[list[dict[str, Any]]]:
+        span = self._per_page  # ids are distinct integers: a range of `per_page` ids fits on one page
+        lows = iter(range(after_id, top, span))
+        pending: deque[Future[requests.Response]] = deque()
+
+        def request_next() -> None:
+            low = next(lows, None)
+            if low is not None:
+                pending.append(pool.submit(self._page, low, None, min(low + span, top)))
+
+        for _ in range(RANGES_IN_FLIGHT):
+            request_next()
+        while pending:
+            rows = _rows(pending.popleft().result())
+            request_next()
+            if rows:  # a range of deleted ids is empty
                 yield rows
-                if following is None:
-                    return
-                rows = following.result()
+
+    def _chain(self, pool: ThreadPoolExecutor, after_id: int, narrowing: Optional[SqlExpr]) -> Iterator[list[dict[str, Any]]]:
+        rows = _rows(self._page(after_id, narrowing))
+        while rows:
+            last = len(rows) < self._per_page
+            following = None if last else pool.submit(self._page, int(rows[-1]["id"]), narrowing)
+            yield rows
+            if following is None:
+                return
+            rows = _rows(following.result())
 
 
 class OffsetPages:
@@ -97,6 +141,12 @@ class OffsetPages:
             if len(rows) < per_page:
                 return
             page += 1
+
+
+def highest_subscriber_id(client: ListmonkClient) -> Optional[int]:
+    """max(subscribers.id): listmonk sorts by id when `order_by` names no column it knows."""
+    rows = _results(client, {"order_by": "id", "order": "desc", "page": 1, "per_page": 1})
+    return int(rows[0]["id"]) if rows else None
 
 
 def newest_subscriber_change(client: ListmonkClient) -> Optional[datetime]:

@@ -6,10 +6,12 @@ changes, every row present for the whole read must come out exactly once, in asc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
+import requests
 from hypothesis import given, settings
 from hypothesis import strategies as s
 
@@ -18,6 +20,14 @@ from source_listmonk.paging import KeysetPages, OffsetPages, updated_since
 from source_listmonk.timestamps import parse_ts
 
 _AFTER = re.compile(r"subscribers\.id > (\d+)")
+_UP_TO = re.compile(r"subscribers\.id <= (\d+)")
+
+
+def _response(body: Any) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = json.dumps(body).encode()
+    return response
 
 
 class ChangingListmonk:
@@ -40,17 +50,19 @@ class ChangingListmonk:
             self.ids.append(self.next_id)
             self.next_id += 1
 
-    def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None) -> Any:
+    def get_undecoded(self, path: str, params: Mapping[str, Any]) -> requests.Response:
         self._change()
         self.calls += 1
-        params = params or {}
-        assert (params["order_by"], params["order"]) == ("id", "asc")
-        rows = self.ids
+        assert params["order_by"] == "id"
+        rows = list(self.ids) if params["order"] == "asc" else self.ids[::-1]
         if "query" in params:
             rows = [i for i in rows if i > int(_AFTER.search(params["query"]).group(1))]
+            up_to = _UP_TO.search(params["query"])
+            if up_to:
+                rows = [i for i in rows if i <= int(up_to.group(1))]
         per_page, page = int(params["per_page"]), int(params["page"])
         window = rows[(page - 1) * per_page : page * per_page]
-        return {"data": {"results": [{"id": i} for i in window] or None, "total": len(rows)}}
+        return _response({"data": {"results": [{"id": i} for i in window] or None, "total": len(rows)}})
 
 
 changes = s.lists(s.tuples(s.sampled_from(["delete", "insert"]), s.integers(min_value=0, max_value=10**6)), max_size=60)
@@ -94,9 +106,9 @@ def test_keyset_query_is_parenthesised_and_quotes_the_cursor() -> None:
     sent: list[str] = []
 
     class Recorder:
-        def request(self, method: str, path: str, *, params: Mapping[str, Any]) -> Any:
+        def get_undecoded(self, path: str, params: Mapping[str, Any]) -> requests.Response:
             sent.append(params["query"])
-            return {"data": {"results": None}}
+            return _response({"data": {"results": None}})
 
     narrowing: SqlExpr = updated_since(parse_ts("2026-01-02T03:04:05.5Z"))
     list(KeysetPages(Recorder(), 10)(42, narrowing))  # type: ignore[arg-type]
