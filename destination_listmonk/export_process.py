@@ -81,13 +81,14 @@ class ProcessSnapshotLoader(BackgroundExport):
     def rows_read(self) -> int:
         return int(_PROGRESS.unpack_from(self._progress)[0])
 
-    def wait_past(self, partial: Optional[Snapshot]) -> None:
+    def wait_past(self, partials: int) -> None:
         with self._moved:
-            self._moved.wait_for(lambda: self.partial is not partial or self._ended)
+            self._moved.wait_for(lambda: self.partials > partials or self._ended)
 
     def _move(self, partial: Optional[Snapshot], ended: bool = False) -> None:
         with self._moved:
             self.partial, self._ended = partial, ended
+            self.partials += partial is not None
             self._moved.notify_all()
 
     def cancel(self) -> None:
@@ -107,6 +108,7 @@ class ProcessSnapshotLoader(BackgroundExport):
                     self._move(Snapshot(_read_table(pipe), compare_name, compare_status, self.written, complete=False))
                     kind = pipe.read(1)
                 if kind == _TABLE:
+                    self._move(None, ended=True)  # no more partial snapshots: their memory goes before the table's
                     table = _read_table(pipe)
                     self._snapshot = Snapshot(table, compare_name, compare_status, self.written)
                 elif kind == _ERROR:

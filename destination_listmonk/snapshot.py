@@ -291,8 +291,10 @@ class BackgroundExport:
         self.started = time.monotonic()
         self._snapshot: Optional[Snapshot] = None
         self._error: Optional[BaseException] = None
-        # The export's first rows, while the rest streams (not complete: see Snapshot), where the reader gives them.
+        # The export's first rows, while the rest streams (not complete: see Snapshot), where the reader gives
+        # them, and how many such snapshots have come so far.
         self.partial: Optional[Snapshot] = None
+        self.partials = 0
 
     @property
     def rows_read(self) -> int:
@@ -310,9 +312,9 @@ class BackgroundExport:
         assert self._snapshot is not None
         return self._snapshot
 
-    def wait_past(self, partial: Optional[Snapshot]) -> None:
-        """Waits until `partial` is no longer the newest snapshot of the export's first rows, or the export has
-        ended (at once, where there are no such snapshots)."""
+    def wait_past(self, partials: int) -> None:
+        """Waits until more than `partials` snapshots of the export's first rows have come, or none will come
+        any more (at once, where there are no such snapshots)."""
 
     def cancel(self) -> None:
         """Stops reading the export: the sync ended before it needed it."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter
 from typing import Iterable, Iterator, Optional, Union
 
 from airbyte_cdk.models import AirbyteMessage, FailureType, Type
@@ -78,9 +77,10 @@ class SubscriberSync:
         )
         self._probed = False
         # The read-ahead records judged by the export's first rows so far: the first `_prejudged` of the buffer,
-        # by the partial snapshot `_prejudged_with`.
+        # by the loader's partial snapshot number `_prejudged_with`; the keys of those kept.
         self._prejudged = 0
-        self._prejudged_with: Optional[Snapshot] = None
+        self._prejudged_with = 0
+        self._kept_keys: set[str] = set()
         self._looked_up = 0  # records looked up so far, and how many of them listmonk held
         self._found = 0
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
@@ -229,34 +229,39 @@ class SubscriberSync:
         if not self._export_wait_due():
             return False
         loader = self._loader
-        partial = loader.partial
-        self._drop_unchanged_read_ahead(partial)
+        self._drop_unchanged_read_ahead(loader)
         # With the buffer full, more of the export's first rows may free it: worth waiting for before the rest.
         while len(self._buffer) >= READ_AHEAD_RECORDS and loader.gives_partials and not loader.done():
+            seen = loader.partials
             with self._timings.span("export_wait"):
-                loader.wait_past(partial)
-            partial = loader.partial
-            self._drop_unchanged_read_ahead(partial)
+                loader.wait_past(seen)
+            if loader.partials == seen:  # none will come any more: the whole export is next
+                break
+            self._drop_unchanged_read_ahead(loader)
         return len(self._buffer) < READ_AHEAD_RECORDS
 
-    def _drop_unchanged_read_ahead(self, partial: Optional[Snapshot]) -> None:
-        """While the export streams, the records read ahead that its first rows (`partial`) show unchanged are
-        counted and dropped, as the whole export would have them, so that the sync reads on in the meantime and
-        their STATEs pass. Not a record whose key another record read ahead also has: the later one wins, and
-        which of them is unchanged is for the plan to say."""
+    def _drop_unchanged_read_ahead(self, loader: BackgroundExport) -> None:
+        """While the export streams, the records read ahead that its first rows (the loader's partial snapshot)
+        show unchanged are counted and dropped, as the whole export would have them, so that the sync reads on in
+        the meantime and their STATEs pass. Not a record that follows one kept with the same key: the later must
+        win, and only the plan sees to that."""
+        partial, number = loader.partial, loader.partials
         if partial is None or not self._unchanged_shortcut:
             return
-        start = self._prejudged if partial is self._prejudged_with else 0
-        self._prejudged_with = partial
+        start = self._prejudged if number == self._prejudged_with else 0
+        self._prejudged_with = number  # a number, not the snapshot: an old one's memory goes once a new one is in
+        if start == 0:
+            self._kept_keys = set()
         buffer = self._buffer
         if start < len(buffer):
-            keys = Counter(item.key for item in buffer if isinstance(item, Desired))
-            kept = buffer[:start]
+            kept, kept_keys = buffer[:start], self._kept_keys
             for item in itertools.islice(buffer, start, None):
-                if isinstance(item, Desired) and keys[item.key] == 1 and partial.judge(item) is Verdict.UNCHANGED:
-                    self._audit.unchanged_by_snapshot()
-                else:
-                    kept.append(item)
+                if isinstance(item, Desired):
+                    if item.key not in kept_keys and partial.judge(item) is Verdict.UNCHANGED:
+                        self._audit.unchanged_by_snapshot()
+                        continue
+                    kept_keys.add(item.key)
+                kept.append(item)
             self._buffer, self._prejudged = kept, len(kept)
             # Every record before the first one kept is planned (its writes started) or found unchanged.
             self._planned_through = max(self._planned_through, kept[0].position - 1 if kept else self._position)

@@ -153,18 +153,17 @@ def test_while_the_export_streams_its_first_rows_judge_records_but_never_as_new(
     held = rows(20_000)
     go_on = str(tmp_path / "go-on")
     loader = ProcessSnapshotLoader(PausingExport(held, 17_000, go_on), True, False, expected=20_000)  # type: ignore[arg-type]
-    partial = None
-    while partial is None or len(partial) < 16_384:  # published at 8,192 rows, then 16,384
-        loader.wait_past(partial)
-        partial = loader.partial
-    assert not loader.done()
+    while loader.partial is None or len(loader.partial) < 16_384:  # published at 8,192 rows, then 16,384
+        loader.wait_past(loader.partials)
+    partial = loader.partial
+    assert not loader.done() and loader.partials == 2
     assert partial.judge(wanted(100)) is Verdict.UNCHANGED
     assert partial.judge(wanted(100, name="Other")) is Verdict.LOOK_UP
     # Not among the rows read yet, or not in listmonk at all: only the whole export can tell.
     assert partial.judge(wanted(19_999)) is Verdict.LOOK_UP and partial.judge(wanted(50_000)) is Verdict.LOOK_UP
 
     open(go_on, "w").close()
-    loader.wait_past(partial)  # the end: no partial after 16,384 rows of 20,000
+    loader.wait_past(2)  # the end: no partial after 16,384 rows of 20,000
     whole = loader.result()
     assert loader.partial is None
     assert whole.judge(wanted(19_999)) is Verdict.UNCHANGED and whole.judge(wanted(50_000)) is Verdict.NEW
