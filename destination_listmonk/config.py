@@ -251,13 +251,13 @@ class Advanced(BaseModel):
     snapshot_lookup: Literal["auto", "always", "never"] = Field(
         "auto", title="Read listmonk's export instead of looking every record up",
         description=(
-            "Streams listmonk's subscriber export into memory (16 bytes a subscriber) so records that are certainly "
-            "new or certainly unchanged need no lookup call; the rest are looked up as usual. `auto` starts reading it "
-            "in the background once a sync has covered a 22nd of listmonk's subscribers (up to 2,000,000 of them) "
+            "Streams listmonk's subscriber export into memory (about 32 bytes a subscriber) so records that are "
+            "certainly new or certainly unchanged need no lookup call; the rest are looked up as usual. `auto` starts "
+            "reading it in the background once a sync has covered a 22nd of listmonk's subscribers (up to 2,000,000 of them) "
             "and switches to it once in, at an 11th at the latest, where reading the export costs what the lookups "
             "it saves would; small syncs never pay for it. A full-refresh stream starts it at the first batch and "
-            "waits for it once a batch's lookups show a re-sync (most records already in listmonk). Applies when "
-            "matching on email."
+            "waits for it once one lookup call of that batch's first records shows a re-sync (most of them already "
+            "in listmonk). Applies when matching on email."
         ),
         json_schema_extra={"order": 4},
     )
