@@ -15,13 +15,15 @@ from __future__ import annotations
 import ctypes
 import io
 import json
+import logging
 import mmap
 import os
 import signal
 import struct
+import sys
 import threading
 from array import array
-from typing import Callable, NoReturn, Optional, Union
+from typing import Callable, NoReturn, Optional, TextIO, Union
 
 from destination_listmonk.snapshot import (
     EXPORT_FIELDS,
@@ -152,6 +154,7 @@ def _child(client: ListmonkClient, compare_name: bool, compare_status: bool, exp
     code = 0
     try:
         _die_with(parent)
+        _silence()
         try:
             snapshot = _read_export(client, compare_name, compare_status, expected, progress,
                                     lambda table: _send_table(write_end, table, _PARTIAL))
@@ -165,6 +168,24 @@ def _child(client: ListmonkClient, compare_name: bool, compare_status: bool, exp
         code = 2
     finally:
         os._exit(code)
+
+
+_SYNC_STREAMS: list[TextIO] = []
+
+
+def _silence() -> None:
+    """The child's stdout and stderr go nowhere. They are the sync's: stdout carries its Airbyte messages, and the
+    child holds a copy of whatever the sync's output buffers held at the fork, which a log line (a retried export
+    call) would flush a second time. Its failures reach the sync through the pipe."""
+    logging.disable(logging.CRITICAL)
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(nowhere, fd)
+    os.close(nowhere)
+    # The sync's stream objects are kept as they are, buffers unflushed (a stream freed would flush as it
+    # closes; the child ends with os._exit, which flushes nothing); print and warnings write elsewhere.
+    _SYNC_STREAMS.extend((sys.stdout, sys.stderr))
+    sys.stdout = sys.stderr = open(os.devnull, "w")
 
 
 def _die_with(parent: int) -> None:

@@ -4,8 +4,10 @@ when it fails, and nothing left running once the sync no longer needs it."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Generator, Iterable
@@ -58,6 +60,15 @@ class DyingExport(FakeExport):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class ChattyExport(FakeExport):
+    """Logs and prints while it exports, as a retried export call logs its retry."""
+
+    def export_subscribers(self, columns: Any) -> Generator[Row, None, None]:
+        logging.getLogger("listmonk_client").warning("GET /api/subscribers/export failed (502); retrying")
+        print("printed by the export")
+        yield from self._rows
+
+
 def rows(count: int) -> list[Row]:
     made = [(f"s{i}@example.com", f"S {i}", json.dumps({"plan": "pro", "n": i}), "enabled") for i in range(count)]
     made.append(("s7@example.com", "Twice", "{}", "enabled"))  # one email twice: ambiguous, looked up
@@ -94,6 +105,21 @@ def test_the_child_s_snapshot_judges_every_record_as_the_thread_s_does() -> None
     assert len(by_child) == len(by_thread) == 3001
     assert 0 < loader.rows_read <= len(held)
     assert gone(loader._pid)
+
+
+def test_the_child_writes_nothing_to_the_sync_s_stdout_or_stderr_not_even_what_the_sync_had_not_flushed(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    logging.getLogger("listmonk_client").addHandler(handler)
+    try:
+        sys.stdout.write("the sync's line, not flushed yet\n")  # held in the buffer the fork copies
+        loader = ProcessSnapshotLoader(ChattyExport(rows(10)), True, False)  # type: ignore[arg-type]
+        assert len(loader.result()) == 11
+    finally:
+        logging.getLogger("listmonk_client").removeHandler(handler)
+    out, err = capfd.readouterr()
+    assert out.count("the sync's line") == 1 and "retrying" not in out + err and "printed" not in out + err
 
 
 def test_a_failing_export_reaches_the_sync_with_the_reason_a_thread_would_give() -> None:
