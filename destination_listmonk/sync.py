@@ -153,9 +153,7 @@ class SubscriberSync:
             self._write_batch(latest, plans)
             self._planned_through = buffered[min(start + size, end) - 1].position
             self._audit.progress()
-        # Records dropped as unchanged while read ahead may follow the last one planned.
-        self._planned_through = max(self._planned_through,
-                                    self._buffer[0].position - 1 if self._buffer else self._position)
+        self._planned_up_to_buffer()  # records dropped as unchanged while read ahead may follow the last planned
         if settle:
             self._settle()
         yield from self._audit.drain()
@@ -263,10 +261,14 @@ class SubscriberSync:
                     kept_keys.add(item.key)
                 kept.append(item)
             self._buffer, self._prejudged = kept, len(kept)
-            # Every record before the first one kept is planned (its writes started) or found unchanged.
-            self._planned_through = max(self._planned_through, kept[0].position - 1 if kept else self._position)
+            self._planned_up_to_buffer()
         if self._held_states and self._held_states[0][2] <= self._planned_through and not self._writer.busy():
             self._settle()
+
+    def _planned_up_to_buffer(self) -> None:
+        """Every record before the first one still buffered is planned (its writes started) or found unchanged."""
+        first = self._buffer[0].position if self._buffer else self._position + 1
+        self._planned_through = max(self._planned_through, first - 1)
 
     def _probe_when_due(self) -> None:
         """Once, before a whole-dataset stream's first batch is looked up, unless the export is due anyway: one
