@@ -22,7 +22,6 @@ import signal
 import struct
 import sys
 import threading
-from array import array
 from typing import Callable, NoReturn, Optional, TextIO, Union
 
 from destination_listmonk.snapshot import (
@@ -34,6 +33,7 @@ from destination_listmonk.snapshot import (
     Snapshot,
     SnapshotLoader,
     _Table,
+    empty_slots,
 )
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError
@@ -128,7 +128,7 @@ class ProcessSnapshotLoader(BackgroundExport):
 
 def _read_table(pipe: io.BufferedReader) -> _Table:
     slots, size, zero_held, zero = _HEADER.unpack(_read_exactly(pipe, _HEADER.size))
-    keys, values = array("Q", [0]) * slots, array("Q", [0]) * slots
+    keys, values = empty_slots(slots), empty_slots(slots)
     for target in (keys, values):
         view = memoryview(target).cast("B")
         filled = 0

@@ -2,9 +2,10 @@
 so records that are plainly new or plainly unchanged need no lookup call.
 
 Per subscriber it keeps a 64-bit hash of the email and a 64-bit fingerprint of the profile fields the sync
-compares, in a table at most 60% full (about 32 MB for 1,000,000 subscribers). It only ever answers "certainly new", "certainly unchanged" or
-"look it up": a hash collision, a record the picture cannot judge, or a subscriber this sync already wrote falls
-back to the lookup, so the planner still sees listmonk's real state before anything is written.
+compares, in a table at most 60% full (about 32 MB for 1,000,000 subscribers). It only ever answers "certainly new",
+"certainly unchanged" or "look it up": a hash collision, a record the picture cannot judge, or a subscriber this
+sync already wrote falls back to the lookup, so the planner still sees listmonk's real state before anything is
+written.
 """
 
 from __future__ import annotations
@@ -111,6 +112,11 @@ class WrittenFilter:
         return bool(self._bits[first >> 3] & (1 << (first & 7)) and self._bits[second >> 3] & (1 << (second & 7)))
 
 
+def empty_slots(slots: int) -> array[int]:
+    """`slots` zeros (empty slots) of 64 bits, made in C without a transient copy."""
+    return array("Q", [0]) * slots
+
+
 class _Table:
     """64-bit keys to 64-bit values: an open-addressing hash table in two flat arrays, kept at most 60% full (about
     32 MB at 1,000,000 subscribers), with none of the per-object overhead a dict of 1,000,000 entries would cost.
@@ -131,16 +137,18 @@ class _Table:
         self._zero: Optional[int] = None  # key 0's value: 0 marks an empty slot
 
     def _allocate(self, slots: int) -> None:
-        self._keys = array("Q", bytes(8 * slots))
-        self._values = array("Q", bytes(8 * slots))
-        self._mask = slots - 1
-        self._limit = int(slots * self._MAX_LOAD)
+        self._adopt(empty_slots(slots), empty_slots(slots))
+
+    def _adopt(self, keys: array[int], values: array[int]) -> None:
+        self._keys, self._values = keys, values
+        self._mask = len(keys) - 1
+        self._limit = int(len(keys) * self._MAX_LOAD)
 
     @classmethod
     def from_arrays(cls, keys: array[int], values: array[int], size: int, zero: Optional[int]) -> "_Table":
         """A table as `arrays` gave it."""
         table = cls.__new__(cls)
-        table._keys, table._values, table._mask, table._limit = keys, values, len(keys) - 1, int(len(keys) * cls._MAX_LOAD)
+        table._adopt(keys, values)
         table._size, table._zero = size, zero
         return table
 
