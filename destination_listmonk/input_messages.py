@@ -2,15 +2,19 @@
 
 The CDK drops a line it cannot parse with an INFO log, so a sync could end green with a record missing and not
 counted. Here such a line comes out as an `UnreadableLine` that the sync rejects like any bad record.
+
+A plain RECORD line (stream, data, emitted_at, maybe namespace) is built directly: the CDK's serializer validates
+it against the whole protocol schema, which costs five times what the rest of a no-change re-sync spends on a
+record. Every other line goes through the serializer, so its verdicts are unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import IO, AnyStr, Iterable, Iterator, Union
+from typing import IO, Any, AnyStr, Iterable, Iterator, Optional, Union
 
 import orjson
-from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, AirbyteRecordMessage, Type
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,8 @@ def read_messages(lines: Iterable[AnyStr]) -> Iterator[InputItem]:
         if not line.strip():
             continue
         try:
-            message = AirbyteMessageSerializer.load(orjson.loads(line))
+            parsed = orjson.loads(line)
+            message = _plain_record(parsed) or AirbyteMessageSerializer.load(parsed)
         except orjson.JSONDecodeError as error:
             yield UnreadableLine(number, f"input line {number} is not JSON (or not UTF-8): {error}")
             continue
@@ -41,6 +46,27 @@ def read_messages(lines: Iterable[AnyStr]) -> Iterator[InputItem]:
             yield UnreadableLine(number, f"input line {number} is a RECORD message without a record")
             continue
         yield message
+
+
+_TOP_KEYS = frozenset(("type", "record"))
+_RECORD_KEYS = frozenset(("stream", "data", "emitted_at", "namespace"))
+
+
+def _plain_record(parsed: Any) -> Optional[AirbyteMessage]:
+    """The message of a RECORD line that holds only what the serializer would accept as it is; None otherwise."""
+    if type(parsed) is not dict or parsed.get("type") != "RECORD" or not _TOP_KEYS.issuperset(parsed):
+        return None
+    record = parsed.get("record")
+    if type(record) is not dict or not _RECORD_KEYS.issuperset(record):
+        return None
+    stream, data, emitted_at, namespace = (record.get("stream"), record.get("data"), record.get("emitted_at"),
+                                           record.get("namespace"))
+    # `type(...) is`: a bool is an int to isinstance, and not an integer to the protocol's schema.
+    if (type(stream) is not str or type(data) is not dict or type(emitted_at) is not int
+            or not (namespace is None or type(namespace) is str)):
+        return None
+    return AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(
+        stream=stream, data=data, emitted_at=emitted_at, namespace=namespace))
 
 
 def lines_of(stream: IO[str]) -> Iterable[Union[str, bytes]]:

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import platform
+import tempfile
 import resource
 import threading
 import time
@@ -174,12 +175,16 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def measured(spec: CaseSpec, body: Callable[[CaseSpec], tuple[int, str, dict[str, Any]]]) -> CaseResult:
-    """Runs `body` (which returns records, outcome, details) under the request counter and the clock."""
+Body = Callable[[CaseSpec, Any], tuple[int, str, dict[str, Any]]]
+
+
+def measured(spec: CaseSpec, body: Body, given: Any = None) -> CaseResult:
+    """Runs `body` on its input `given` (it returns records, outcome, details) under the request counter and the
+    clock."""
     rss_start = current_rss_kib()
     with counting_requests() as counter:
         cpu_start, started = cpu_seconds(), time.perf_counter()
-        records, outcome, details = body(spec)
+        records, outcome, details = body(spec, given)
         # CPU next to wall time tells whether the client itself or the server (waiting on HTTP) is the bottleneck.
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_start
     return CaseResult(
@@ -205,22 +210,18 @@ def connector_config(spec: CaseSpec) -> dict[str, Any]:
     }
 
 
-def connector_messages(spec: CaseSpec) -> Iterator[Any]:
-    """RECORD messages with a STATE every `state_every` records and one at the end, as a source emits them."""
-    from airbyte_cdk.models import (
-        AirbyteMessage, AirbyteRecordMessage, AirbyteStateBlob, AirbyteStateMessage, AirbyteStateType,
-        AirbyteStreamState, StreamDescriptor, Type,
-    )
+def connector_lines(spec: CaseSpec) -> Iterator[bytes]:
+    """The destination's stdin as a source writes it: a RECORD line per contact, with a STATE every `state_every`
+    records and one at the end."""
+    import orjson
 
-    def state(marker: int) -> AirbyteMessage:
-        stream_state = AirbyteStreamState(
-            stream_descriptor=StreamDescriptor(name=STREAM), stream_state=AirbyteStateBlob(marker=marker)
-        )
-        return AirbyteMessage(type=Type.STATE, state=AirbyteStateMessage(type=AirbyteStateType.STREAM, stream=stream_state))
+    def state(marker: int) -> bytes:
+        return orjson.dumps({"type": "STATE", "state": {"type": "STREAM", "stream": {
+            "stream_descriptor": {"name": STREAM}, "stream_state": {"marker": marker}}}})
 
     count = 0
     for count, data in enumerate(contacts(spec.n, spec.domain, CASES_BY_NAME[spec.case]), start=1):
-        yield AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=STREAM, data=data, emitted_at=0))
+        yield orjson.dumps({"type": "RECORD", "record": {"stream": STREAM, "data": data, "emitted_at": 0}})
         if count % spec.state_every == 0:
             yield state(count)
     yield state(count)
@@ -238,27 +239,42 @@ def connector_catalog() -> Any:
     return ConfiguredAirbyteCatalog(streams=[configured])
 
 
-def _run_connector(spec: CaseSpec) -> tuple[int, str, dict[str, Any]]:
+def connector_input(spec: CaseSpec) -> str:
+    """Writes the case's stdin to a file, before the clock starts: producing it is the source's work, in another
+    process."""
+    handle, path = tempfile.mkstemp(prefix=f"bench-{spec.case}-", suffix=".jsonl")
+    with os.fdopen(handle, "wb") as out:
+        for line in connector_lines(spec):
+            out.write(line)
+            out.write(b"\n")
+    return path
+
+
+def _run_connector(spec: CaseSpec, input_path: str) -> tuple[int, str, dict[str, Any]]:
     from airbyte_cdk.models import Type
 
     from destination_listmonk.destination import DestinationListmonk
+    from destination_listmonk.input_messages import read_messages
 
     summary: dict[str, Any] = {}
     timings: dict[str, Any] = {}
     states = 0
-    # Consume the output as the platform would: one message at a time, keeping only the summary and timings.
-    for message in DestinationListmonk().write(connector_config(spec), connector_catalog(), connector_messages(spec)):
-        if message.type == Type.STATE:
-            states += 1
-        elif message.type == Type.LOG and message.log is not None:
-            try:
-                event = json.loads(message.log.message)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and event.get("event") == "summary":
-                summary = event
-            elif isinstance(event, dict) and event.get("event") == "timings":
-                timings = event
+    # Parse the input as the console script does, and consume the output as the platform would: one message at a
+    # time, keeping only the summary and timings.
+    with open(input_path, "rb") as stdin:
+        messages = read_messages(stdin)
+        for message in DestinationListmonk().write(connector_config(spec), connector_catalog(), messages):
+            if message.type == Type.STATE:
+                states += 1
+            elif message.type == Type.LOG and message.log is not None:
+                try:
+                    event = json.loads(message.log.message)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and event.get("event") == "summary":
+                    summary = event
+                elif isinstance(event, dict) and event.get("event") == "timings":
+                    timings = event
     keys = ("created", "updated", "unchanged", "rejected", "skipped_changes")
     outcome = " ".join(f"{k}={summary[k]}" for k in keys if summary.get(k))
     return spec.n, outcome or "no summary", {"summary": summary, "timings": timings, "states": states}
@@ -290,8 +306,9 @@ def timing_line(timings: dict[str, Any]) -> str:
 
 
 def csv_text(spec: CaseSpec) -> str:
-    # start_import takes the file as one string (a retried upload must resend it whole), so the CSV is built
-    # in memory: that is part of what this reference costs.
+    # start_import takes the file as one string (a retried upload must resend it whole), so the CSV is built in
+    # memory, before the clock starts: producing it (an export from the CRM) is not the importer's work, as the
+    # connector's input is not its work either. Its memory counts in the peak RSS.
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["email", "name", "attributes"])
@@ -314,13 +331,13 @@ def import_params(spec: CaseSpec, split_overwrite: bool) -> dict[str, Any]:
     return params
 
 
-def _run_csv_import(spec: CaseSpec) -> tuple[int, str, dict[str, Any]]:
+def _run_csv_import(spec: CaseSpec, text: str) -> tuple[int, str, dict[str, Any]]:
     from listmonk_client.client import ListmonkClient
 
     with ListmonkClient(spec.url, spec.user, spec.token) as client:
         split = client.server_info().supports_split_overwrite
         params = import_params(spec, split)
-        client.start_import(params, csv_text(spec), file_name=f"bench-{spec.case}.csv")
+        client.start_import(params, text, file_name=f"bench-{spec.case}.csv")
         status = client.wait_for_import(poll_interval=0.2)
     outcome = f"{status.status}: imported={status.imported}/{status.total}"
     return spec.n, outcome, {"import_params": params, "status": status.status}
@@ -364,7 +381,7 @@ def _chunked(records: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict
         yield chunk
 
 
-def _run_naive(spec: CaseSpec) -> tuple[int, str, dict[str, Any]]:
+def _run_naive(spec: CaseSpec, _: None) -> tuple[int, str, dict[str, Any]]:
     from listmonk_client.client import ListmonkClient
 
     counts = {"created": 0, "updated": 0}
@@ -379,7 +396,20 @@ def _run_naive(spec: CaseSpec) -> tuple[int, str, dict[str, Any]]:
     return spec.n, outcome, {"counts": counts, "update_call": "PATCH" if supports_patch else "PUT"}
 
 
-RUNNERS: dict[str, Callable[[CaseSpec], tuple[int, str, dict[str, Any]]]] = {
+def _nothing(spec: CaseSpec) -> None:
+    return None
+
+
+# Per system: what makes a case's input (before the clock), and what runs it.
+INPUTS: dict[str, Callable[[CaseSpec], Any]] = {
+    "connector": connector_input,
+    "connector-posts": connector_input,
+    "connector+snapshot": connector_input,
+    "connector-lookups": connector_input,
+    "csv_import": csv_text,
+    "naive": _nothing,
+}
+RUNNERS: dict[str, Body] = {
     "connector": _run_connector,
     "connector-posts": _run_connector,
     "connector+snapshot": _run_connector,
@@ -404,7 +434,13 @@ def child_main(spec: CaseSpec, conn: Any) -> None:
     """Entry point of the spawned child: run one case, send back the result (or the traceback)."""
     try:
         preload()
-        conn.send(("ok", asdict(measured(spec, RUNNERS[spec.system]))))
+        given = INPUTS[spec.system](spec)
+        try:
+            result = measured(spec, RUNNERS[spec.system], given)
+        finally:
+            if isinstance(given, str) and os.path.isfile(given):
+                os.remove(given)
+        conn.send(("ok", asdict(result)))
     except BaseException:  # the parent must hear about any failure rather than wait on a dead pipe
         conn.send(("error", traceback.format_exc()))
     finally:

@@ -358,10 +358,12 @@ def legend(args: argparse.Namespace, source: str) -> list[str]:
         "Peak RSS: ru_maxrss of the child process that ran the case (growth: over its RSS after imports); the "
         "destination's export process, forked from it, is reported beside it in the per-case lines and the JSON "
         "(child_peak_rss_mib; pages the two still share count in both). Wall time excludes the child's interpreter "
-        "start and imports; client CPU s is the user+system CPU of the child and of its export process over the "
-        "same span (well under wall time: the client mostly waits on the server).",
+        "start and imports, and making the case's input (the connector's stdin lines, written to a file; the "
+        "CSV): that is the upstream's work; client CPU s is the user+system CPU of the child and of its export "
+        "process over the same span (well under wall time: the client mostly waits on the server).",
         f"connector: batch_size={args.batch_size}, concurrency={args.concurrency}, "
-        f"lookup_keys_per_call={args.lookup_keys}, STATE every {args.state_every:,} records. "
+        f"lookup_keys_per_call={args.lookup_keys}, STATE every {args.state_every:,} records, its input read from "
+        "the file and parsed line by line as the console script reads stdin. "
         "csv_import: one POST /api/import/subscribers, then polling its status every 0.2s (the polls are counted). "
         f"naive: POST per record; on 409, GET by email then PATCH (PUT before v6.1), no diffing; "
         f"concurrency={args.naive_concurrency}; ~ marks figures extrapolated linearly from --naive-max={args.naive_max:,}.",
