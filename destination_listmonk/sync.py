@@ -37,6 +37,7 @@ READ_AHEAD_RECORDS = 20_000
 READ_AHEAD_STEP = 1_000  # records read ahead between two looks at the export
 # Imports lost to listmonk restarts one after the other before the sync gives up for Airbyte to retry later.
 MAX_LOST_IMPORTS_IN_A_ROW = 5
+LOOKUP_ROUNDS = 4  # rounds of `concurrency` lookup calls whose subscribers are planned before the next are looked up
 
 
 class SubscriberSync:
@@ -428,18 +429,24 @@ class SubscriberSync:
         new_keys: set[str] = set()
         if self._snapshot is not None:
             desired = self._shortcut(self._snapshot, desired, new_keys)
-        current = self._current_state([d for d in desired if d.key not in new_keys])
-        self._looked_up += len(desired) - len(new_keys)
-        self._found += sum(1 for found in current.values() if not isinstance(found, str))
         plans: list[Plan] = []
-        for item in desired:
-            found = current.get(item.key)
-            if isinstance(found, str):
-                self._audit.rejected(item.position, found, item.key)
-                continue
-            result = plan(item, found, self._routes.rules_of(item))
-            self._audit.planned(result)
-            plans.append(result)
+        # Looked up and planned a few rounds of lookup calls at a time: a subscriber as looked up costs about 2.5 KB,
+        # 25 MB for a batch of 10,000 changed records held at once.
+        chunk = self._config.advanced.lookup_keys_per_call * self._config.advanced.concurrency * LOOKUP_ROUNDS
+        for start in range(0, len(desired), chunk):
+            part = desired[start:start + chunk]
+            to_look_up = [d for d in part if d.key not in new_keys]
+            current = self._current_state(to_look_up)
+            self._looked_up += len(to_look_up)
+            self._found += sum(1 for found in current.values() if not isinstance(found, str))
+            for item in part:
+                found = current.get(item.key)
+                if isinstance(found, str):
+                    self._audit.rejected(item.position, found, item.key)
+                    continue
+                result = plan(item, found, self._routes.rules_of(item))
+                self._audit.planned(result)
+                plans.append(result)
         return plans
 
     def _recheck(self, plans: list[Plan], desired: dict[int, Desired], what: str) -> list[Plan]:

@@ -8,6 +8,7 @@ records/s, HTTP requests and writes issued, and the peak RSS of the process doin
     python scripts/benchmark.py                                   # N=10,000 against a local emulator
     python scripts/benchmark.py --sizes 10000,100000 --json out.json
     python scripts/benchmark.py --sizes 100000 --systems connector --cases initial,nochange
+    python scripts/benchmark.py --sizes 100000 --systems connector --repeat 3   # medians of 3 fresh runs
     python scripts/benchmark.py --url https://lists.example.com --user api --token ...   # a real listmonk
     python scripts/benchmark.py --url http://localhost:9000 --user api --token ... --reset-cmd ./fresh-listmonk.sh
     python scripts/benchmark.py --emulator-lookup --systems none  # only the 1M-subscriber lookup timing
@@ -109,6 +110,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--emulator-lookup", action="store_true",
                         help="seed 1,000,000 subscribers in the local server and time a 1,000-email lookup")
     parser.add_argument("--lookup-seed", type=int, default=1_000_000, help="subscribers seeded for --emulator-lookup")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every scenario this many times, each on a fresh install, and report each case's "
+                             "median run (the range beside it); runs on this kind of machine vary by up to 30%%")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
     args = parser.parse_args(argv)
     if args.url and not (args.user and args.token):
@@ -309,11 +313,35 @@ def _fmt_int(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def median_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per case, the run with the median wall time (the lower middle one of an even count), so that every figure in
+    its row comes from one run; the walls of all runs beside it, and each re-sync's ratio to the initial load."""
+    medians = []
+    for same_case in zip(*runs):
+        ordered = sorted(same_case, key=lambda row: row["wall_s"])
+        row = dict(ordered[(len(ordered) - 1) // 2])
+        row["runs_wall_s"] = [r["wall_s"] for r in same_case]
+        medians.append(row)
+    initial = {(row["n"], row["system"]): row["wall_s"] for row in medians if row["case"] == "initial"}
+    for row in medians:
+        base = initial.get((row["n"], row["system"]))
+        row["x_initial"] = row["wall_s"] / base if base and row["case"] != "initial" else None
+    return medians
+
+
+def _wall_cell(row: dict[str, Any]) -> str:
+    est = "~" if row["extrapolated"] else ""
+    walls = row.get("runs_wall_s", [])
+    spread = f" ({min(walls):.1f}-{max(walls):.1f})" if len(walls) > 1 else ""
+    return f"{est}{row['wall_s']:.1f}{spread}"
+
+
 def table(rows: list[dict[str, Any]]) -> list[str]:
     labels = {c.name: c.label for c in CASES}
     lines = [
-        "| N | system | case | wall s | records/s | HTTP requests | writes | req/record | client CPU s | peak RSS MiB | RSS growth MiB | result |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| N | system | case | wall s | x initial | records/s | HTTP requests | writes | req/record | client CPU s | "
+        "peak RSS MiB | RSS growth MiB | result |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         est = "~" if row["extrapolated"] else ""
@@ -322,7 +350,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         if row["extrapolated"]:
             outcome += f" (extrapolated from {row['records_sent']:,} records)"
         lines.append(
-            f"| {row['n']:,} | {row['system']} | {labels[row['case']]} | {est}{row['wall_s']:.1f} | "
+            f"| {row['n']:,} | {row['system']} | {labels[row['case']]} | {_wall_cell(row)} | "
+            f"{'' if row.get('x_initial') is None else format(row['x_initial'], '.3f')} | "
             f"{_fmt_int(row['records_per_s'])} | {est}{_fmt_int(row['requests'])} | {est}{_fmt_int(row['writes'])} | "
             f"{per_record:.2f} | {est}{row['cpu_s']:.1f} | {row['peak_rss_mib']:.0f} | {row['rss_growth_mib']:.1f} | {outcome} |"
         )
@@ -385,7 +414,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("\n".join(machine_lines(machine, version, target)), file=sys.stderr, flush=True)
         for n in args.sizes:
             for system in args.systems:
-                rows.extend(run_scenario(target, args, system, n))
+                runs = [run_scenario(target, args, system, n) for _ in range(max(1, args.repeat))]
+                rows.extend(median_rows(runs))
         if args.emulator_lookup:
             print(f"  seeding {args.lookup_seed:,} subscribers for the lookup timing...", file=sys.stderr, flush=True)
             lookup = emulator_lookup(target, args.lookup_seed)

@@ -438,3 +438,23 @@ def test_given_an_export_still_streaming_then_records_its_first_rows_show_unchan
     # changed record waited for it to be written.
     assert early == [100, 200, 300, 400]
     assert subscribers_of(client, domain)[f"f455@{domain}"].name == people[455]["name"]
+
+
+def test_given_a_batch_larger_than_a_few_lookup_rounds_then_each_part_is_planned_from_its_own_lookup(
+    listmonk: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    # 2 keys a call, 1 call at a time: a batch of 40 is looked up and planned 8 records at a time.
+    settings = config(listmonk, target_lists=[str(news.id)],
+                      advanced={"snapshot_lookup": "never", "lookup_keys_per_call": 2, "concurrency": 1})
+    people = contacts(domain, 40)
+    write(settings, with_states(people[::2], every=500))  # every other one exists before the batch
+    changed = [{**p, "plan": "pro"} if i % 4 == 0 else p for i, p in enumerate(people)]
+
+    run = write(settings, with_states(changed, every=500))
+
+    assert (run.summary["created"], run.summary["updated"], run.summary["unchanged"]) == (20, 10, 10)
+    held = subscribers_of(client, domain)
+    assert {e: (s.name, s.attribs["plan"]) for e, s in held.items()} == {
+        p["email"]: (p["name"], p["plan"]) for p in changed
+    }
