@@ -14,8 +14,8 @@ import json
 import multiprocessing
 import os
 import platform
-import tempfile
 import resource
+import tempfile
 import threading
 import time
 import traceback

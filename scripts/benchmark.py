@@ -389,7 +389,10 @@ def legend(args: argparse.Namespace, source: str) -> list[str]:
         "(child_peak_rss_mib; pages the two still share count in both). Wall time excludes the child's interpreter "
         "start and imports, and making the case's input (the connector's stdin lines, written to a file; the "
         "CSV): that is the upstream's work; client CPU s is the user+system CPU of the child and of its export "
-        "process over the same span (well under wall time: the client mostly waits on the server).",
+        "process over the same span (well under wall time: the client mostly waits on the server). x initial: a "
+        "re-sync's wall time over the initial load's."
+        + (f" wall s: the median of {args.repeat} runs, each on a fresh install, with the range of all of them; "
+           "every other figure of the row comes from that median run." if args.repeat > 1 else ""),
         f"connector: batch_size={args.batch_size}, concurrency={args.concurrency}, "
         f"lookup_keys_per_call={args.lookup_keys}, STATE every {args.state_every:,} records, its input read from "
         "the file and parsed line by line as the console script reads stdin. "
