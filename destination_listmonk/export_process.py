@@ -109,7 +109,7 @@ class ProcessSnapshotLoader(BackgroundExport):
                 while kind == _PARTIAL:
                     # Each partial table has the final one's size (32 MB at 1,000,000): the previous goes before the
                     # next is read, so that two are never held at once. Meanwhile the sync judges nothing early.
-                    self.partial = None
+                    self._move(None)
                     self._move(Snapshot(_read_table(pipe), compare_name, compare_status, self.written, complete=False))
                     kind = pipe.read(1)
                 if kind == _TABLE:
