@@ -30,9 +30,10 @@ from destination_listmonk.activation import Routes, StreamSettings, stream_setti
 from destination_listmonk.audit import Audit
 from destination_listmonk.config import DestinationConfig
 from destination_listmonk.discover import discover
-from destination_listmonk.input_messages import InputItem, lines_of, read_messages
+from destination_listmonk.input_messages import InputItem, lines_of
 from destination_listmonk.lists import ListDirectory, ListResolutionError
 from destination_listmonk.protection import Rules
+from destination_listmonk.reader_process import InputFile, staged_input
 from destination_listmonk.sync import SubscriberSync
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError
@@ -127,8 +128,9 @@ class DestinationListmonk(Destination):
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
     def _parse_input_stream(self, input_stream: io.TextIOWrapper) -> Iterable[InputItem]:  # type: ignore[override]
-        # Unlike the CDK's, keeps every line it cannot parse: the sync rejects it with its line number.
-        return read_messages(lines_of(input_stream))
+        # Unlike the CDK's, keeps every line it cannot parse: the sync rejects it with its line number. The file
+        # itself, so that a reader process can read it (reader_process).
+        return InputFile(lines_of(input_stream))
 
     def write(
         self,
@@ -168,5 +170,7 @@ class DestinationListmonk(Destination):
             for stream in settings:
                 audit.info("stream", stream=stream.label, data_activation=stream.activation, strategy=stream.strategy,
                            soft_delete=stream.soft_delete, match_key=parsed.match_key)
-            sync = SubscriberSync(parsed, client, Routes(parsed, settings, directory, rules), audit)
-            yield from sync.run(input_messages)
+            routes = Routes(parsed, settings, directory, rules)
+            # The reader process is forked before the sync starts any thread.
+            with staged_input(input_messages, routes) as staged:
+                yield from SubscriberSync(parsed, client, routes, audit).run(staged)

@@ -12,18 +12,16 @@ starts at a first batch), and to a thread (snapshot.SnapshotLoader) otherwise.
 
 from __future__ import annotations
 
-import ctypes
 import io
 import json
-import logging
 import mmap
 import os
 import signal
 import struct
-import sys
 import threading
-from typing import Callable, NoReturn, Optional, TextIO, Union
+from typing import Callable, NoReturn, Optional
 
+from destination_listmonk.forking import can_fork, run_child, write_all
 from destination_listmonk.snapshot import (
     EXPORT_FIELDS,
     BackgroundExport,
@@ -41,11 +39,6 @@ from listmonk_client.errors import ListmonkError
 _TABLE, _PARTIAL, _ERROR = b"T", b"P", b"E"
 _HEADER = struct.Struct("<qqBQ")  # slots, keys held, whether key 0 is held, key 0's value
 _PROGRESS = struct.Struct("<q")
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
 
 
 def start_export(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int = 0) -> BackgroundExport:
@@ -152,53 +145,17 @@ def _read_exactly(pipe: io.BufferedReader, size: int) -> bytes:
 
 def _child(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int, progress: mmap.mmap,
            write_end: int, parent: int) -> NoReturn:
-    """Never returns: whatever happens, the child ends with os._exit, so that none of the parent's buffered output,
-    exit handlers or finally blocks run twice."""
-    code = 0
-    try:
-        _die_with(parent)
-        _silence()
-        try:
-            snapshot = _read_export(client, compare_name, compare_status, expected, progress,
-                                    lambda table: _send_table(write_end, table, _PARTIAL))
-            _send_table(write_end, snapshot._table, _TABLE)
-        except BaseException as error:  # every failure goes back to the parent, which decides
-            code = 1
-            known = isinstance(error, (ListmonkError, MalformedExport))
-            reason = str(error) if known else f"{type(error).__name__}: {error}"
-            _write_all(write_end, _ERROR + json.dumps({"reason": reason}).encode())
-    except BaseException:  # the pipe is gone (the parent ended): nobody is left to tell
-        code = 2
-    finally:
-        os._exit(code)
+    def work() -> None:
+        snapshot = _read_export(client, compare_name, compare_status, expected, progress,
+                                lambda table: _send_table(write_end, table, _PARTIAL))
+        _send_table(write_end, snapshot._table, _TABLE)
 
+    def tell(error: BaseException) -> None:
+        known = isinstance(error, (ListmonkError, MalformedExport))
+        reason = str(error) if known else f"{type(error).__name__}: {error}"
+        write_all(write_end, _ERROR + json.dumps({"reason": reason}).encode())
 
-_SYNC_STREAMS: list[TextIO] = []
-
-
-def _silence() -> None:
-    """The child's stdout and stderr go nowhere. They are the sync's: stdout carries its Airbyte messages, and the
-    child holds a copy of whatever the sync's output buffers held at the fork, which a log line (a retried export
-    call) would flush a second time. Its failures reach the sync through the pipe."""
-    logging.disable(logging.CRITICAL)
-    nowhere = os.open(os.devnull, os.O_WRONLY)
-    for fd in (1, 2):
-        os.dup2(nowhere, fd)
-    os.close(nowhere)
-    # The sync's stream objects are kept as they are, buffers unflushed (a stream freed would flush as it
-    # closes; the child ends with os._exit, which flushes nothing); print and warnings write elsewhere.
-    _SYNC_STREAMS.extend((sys.stdout, sys.stderr))
-    sys.stdout = sys.stderr = open(os.devnull, "w")
-
-
-def _die_with(parent: int) -> None:
-    """The child is killed when the sync's process ends, rather than streaming the export on for nobody."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the child ends at its first write instead
-        pass
-    if os.getppid() != parent:  # the parent ended before prctl took
-        os._exit(2)
+    run_child(parent, work, tell)
 
 
 def _read_export(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int,
@@ -221,12 +178,6 @@ def _read_export(client: ListmonkClient, compare_name: bool, compare_status: boo
 def _send_table(write_end: int, table: _Table, kind: bytes) -> None:
     keys, values, size, zero = table.arrays()
     header = _HEADER.pack(len(keys), size, zero is not None, zero or 0)
-    _write_all(write_end, kind + header)
+    write_all(write_end, kind + header)
     for part in (keys, values):
-        _write_all(write_end, memoryview(part).cast("B"))
-
-
-def _write_all(fd: int, data: Union[bytes, memoryview]) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+        write_all(write_end, memoryview(part).cast("B"))

@@ -7,14 +7,13 @@ import itertools
 import time
 from typing import Iterable, Iterator, Optional, Union
 
-from airbyte_cdk.models import AirbyteMessage, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_listmonk.activation import Routes
 from destination_listmonk.audit import Audit
 from destination_listmonk.bulk_import import BulkImporter
 from destination_listmonk.config import Capability, DestinationConfig
-from destination_listmonk.input_messages import InputItem, UnreadableLine
 from destination_listmonk.lookup import SubscriberLookup
 from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.operations import Plan
@@ -23,7 +22,7 @@ from destination_listmonk.export_process import start_export
 from destination_listmonk.snapshot import (
     BackgroundExport, ExportFailed, MalformedExport, Snapshot, SnapshotPolicy, Verdict, WrittenFilter,
 )
-from destination_listmonk.state_counts import StateRecordCounts
+from destination_listmonk.staging import Staged
 from destination_listmonk.timings import Timings
 from destination_listmonk.writer import Writer, WriteResult
 from listmonk_client.client import ListmonkClient
@@ -62,7 +61,6 @@ class SubscriberSync:
         self._held_states: list[tuple[AirbyteMessage, float, int]] = []
         self._planned_through = 0  # every record up to this position is planned and its writes started
         self._ready_states: list[AirbyteMessage] = []
-        self._state_counts = StateRecordCounts()
         self._position = 0
         self._flush_at = config.advanced.batch_size  # buffered records that call for planning
         self._client = client
@@ -91,30 +89,25 @@ class SubscriberSync:
             for c, r in zip(routes.configs, routes.rules)
         )
 
-    def run(self, messages: Iterable[InputItem]) -> Iterator[AirbyteMessage]:
+    def run(self, staged: Iterable[Staged]) -> Iterator[AirbyteMessage]:
         try:
-            yield from self._run(messages)
+            yield from self._run(staged)
         finally:
             if self._loader is not None:  # the sync ended (or failed) before it needed the export
                 self._loader.cancel()
 
-    def _run(self, messages: Iterable[InputItem]) -> Iterator[AirbyteMessage]:
-        for message in messages:
-            if isinstance(message, UnreadableLine):
-                self._buffer.append(Rejected(self._next_position(), message.reason))
-            elif message.type == Type.RECORD and message.record is not None:
-                record = message.record
-                self._state_counts.record(record.namespace, record.stream)
-                self._buffer.append(self._routes.map(record, self._next_position()))
-            elif message.type == Type.STATE:
-                self._state_counts.stamp(message)
+    def _run(self, staged: Iterable[Staged]) -> Iterator[AirbyteMessage]:
+        for item in staged:
+            if isinstance(item, AirbyteMessage):  # a STATE, stamped with its records' count
                 yield from self._flush(settle=False)
                 # Passed on once every record before it is committed: at once, or, while an import still runs,
                 # once it has finished (at the latest when the next batch is planned), so that the next batch is
                 # read and looked up meanwhile.
-                self._held_states.append((message, time.monotonic(), self._position))
+                self._held_states.append((item, time.monotonic(), self._position))
                 yield from self._flush(settle=not self._writer.busy())
                 continue
+            self._position = self._audit.summary.records = item.position
+            self._buffer.append(item)
             if len(self._buffer) >= self._flush_at:
                 # A bulk import may still run when this returns: the next batch is read meanwhile.
                 yield from self._flush(settle=False)
@@ -122,12 +115,6 @@ class SubscriberSync:
         self._audit.info("timings", **self._timings.report())
         self._audit.finish()
         yield from self._audit.drain()
-
-    def _next_position(self) -> int:
-        """Counts one input record, or one input line that should have been one."""
-        self._position += 1
-        self._audit.summary.records += 1
-        return self._position
 
     def _flush(self, settle: bool, final: bool = False) -> Iterator[AirbyteMessage]:
         if self._buffer and not final and self._reading_ahead():

@@ -113,8 +113,8 @@ class CaseResult:
     rss_start_kib: int
     peak_rss_kib: int
     outcome: str
-    # The largest child process's (the destination's export process, forked from this one: the pages they still
-    # share count in both).
+    # The largest child process's (the destination's export or input reader process, forked from this one: the
+    # pages they still share count in both).
     child_peak_rss_kib: int = 0
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -170,7 +170,7 @@ def peak_rss_kib(who: int = resource.RUSAGE_SELF) -> int:
 
 
 def cpu_seconds() -> float:
-    """Of this process and of the children it has waited for: the destination's export process among them."""
+    """Of this process and of the children it has waited for: the destination's export and input reader processes."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
@@ -254,16 +254,15 @@ def _run_connector(spec: CaseSpec, input_path: str) -> tuple[int, str, dict[str,
     from airbyte_cdk.models import Type
 
     from destination_listmonk.destination import DestinationListmonk
-    from destination_listmonk.input_messages import read_messages
+    from destination_listmonk.reader_process import InputFile
 
     summary: dict[str, Any] = {}
     timings: dict[str, Any] = {}
     states = 0
-    # Parse the input as the console script does, and consume the output as the platform would: one message at a
+    # Read the input file as the console script reads stdin, and consume the output as the platform would: one message at a
     # time, keeping only the summary and timings.
     with open(input_path, "rb") as stdin:
-        messages = read_messages(stdin)
-        for message in DestinationListmonk().write(connector_config(spec), connector_catalog(), messages):
+        for message in DestinationListmonk().write(connector_config(spec), connector_catalog(), InputFile(stdin)):
             if message.type == Type.STATE:
                 states += 1
             elif message.type == Type.LOG and message.log is not None:

@@ -247,7 +247,7 @@ def run_scenario(target: Target, args: argparse.Namespace, system: str, n: int) 
         result = run_isolated(spec)
         row = row_for(system, case.name, n, result, target.read_counter())
         rows.append(row)
-        child_rss = f", export process {row['child_peak_rss_mib']:.0f} MiB" if row["child_peak_rss_mib"] else ""
+        child_rss = f", largest child process {row['child_peak_rss_mib']:.0f} MiB" if row["child_peak_rss_mib"] else ""
         print(f"  {system:<15} {case.name:<9} N={n:<8,} {row['wall_s']:8.1f}s  {row['requests']:>9,} req  "
               f"cpu {row['cpu_s']:.1f}s  rss {row['peak_rss_mib']:.0f} MiB{child_rss}  {row['outcome']}",
               file=sys.stderr, flush=True)
@@ -385,11 +385,11 @@ def legend(args: argparse.Namespace, source: str) -> list[str]:
         "",
         f"HTTP requests / writes: every /api call (writes = non-GET), counted by the {source}. "
         "Peak RSS: ru_maxrss of the child process that ran the case (growth: over its RSS after imports); the "
-        "destination's export process, forked from it, is reported beside it in the per-case lines and the JSON "
-        "(child_peak_rss_mib; pages the two still share count in both). Wall time excludes the child's interpreter "
+        "largest of the destination's child processes forked from it (the export's, the input reader's) is reported "
+        "beside it in the per-case lines and the JSON (child_peak_rss_mib; pages they still share count in both). Wall time excludes the child's interpreter "
         "start and imports, and making the case's input (the connector's stdin lines, written to a file; the "
-        "CSV): that is the upstream's work; client CPU s is the user+system CPU of the child and of its export "
-        "process over the same span (well under wall time: the client mostly waits on the server). x initial: a "
+        "CSV): that is the upstream's work; client CPU s is the user+system CPU of the child and of its own "
+        "children (export, input reader) over the same span (well under wall time: the client mostly waits on the server). x initial: a "
         "re-sync's wall time over the initial load's."
         + (f" wall s: the median of {args.repeat} runs, each on a fresh install, with the range of all of them; "
            "every other figure of the row comes from that median run." if args.repeat > 1 else ""),

@@ -25,6 +25,7 @@ from destination_listmonk.audit import Audit
 from destination_listmonk.config import DestinationConfig
 from destination_listmonk.lists import ListDirectory
 from destination_listmonk.protection import Rules
+from destination_listmonk.staging import stage
 from destination_listmonk.sync import SubscriberSync
 from listmonk_client.errors import ConnectionFailed
 from listmonk_client.models import SubscriberState
@@ -88,7 +89,7 @@ def test_given_an_export_that_breaks_midway_then_every_record_is_looked_up_and_t
     records = [AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(
         stream="c", data={"email": email, "name": "Held"}, emitted_at=0)) for email in emails]
 
-    out = list(sync.run(records))
+    out = list(sync.run(stage(records, routes)))
 
     logs = [(m.log.level, json.loads(m.log.message)) for m in out if m.type == Type.LOG and m.log is not None]
     (warning,) = [(level, event) for level, event in logs if event.get("event", "").startswith("export snapshot")]
