@@ -202,10 +202,15 @@ class Routes:
                 self._mappers.append(RecordMapper(config, directory, index))
 
     def map(self, record: AirbyteRecordMessage, position: int) -> Union[Desired, Rejected]:
-        index = self._route(record.namespace, record.stream)
+        return self.map_data(record.namespace, record.stream, record.data, position)
+
+    def map_data(self, namespace: Optional[str], stream: str, data: Mapping[str, Any],
+                 position: int) -> Union[Desired, Rejected]:
+        """map() of a record given by its fields."""
+        index = self._route(namespace, stream)
         if index is None:
-            return Rejected(position, f"stream '{record.stream}' is not in the configured catalog")
-        return self._mappers[index].map(record.data, position, self._soft_delete[index])
+            return Rejected(position, f"stream '{stream}' is not in the configured catalog")
+        return self._mappers[index].map(data, position, self._soft_delete[index])
 
     def _route(self, namespace: Optional[str], stream: str) -> Optional[int]:
         """The configured stream a record belongs to; a namespace left out on either side matches any."""

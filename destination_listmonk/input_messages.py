@@ -30,30 +30,35 @@ def read_messages(lines: Iterable[AnyStr]) -> Iterator[InputItem]:
     """Messages in input order; a line that is not an Airbyte message becomes an UnreadableLine (its content is
     not repeated: it may hold personal data). Blank lines carry nothing and are passed over."""
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            parsed = orjson.loads(line)
-            message = _plain_record(parsed) or AirbyteMessageSerializer.load(parsed)
-        except orjson.JSONDecodeError as error:
-            yield UnreadableLine(number, f"input line {number} is not JSON (or not UTF-8): {error}")
-            continue
-        except ValueError as error:
-            first = str(error).strip().splitlines()[-1].lstrip("- ")
-            yield UnreadableLine(number, f"input line {number} is not an Airbyte message: {first}")
-            continue
-        if message.type == Type.RECORD and message.record is None:
-            yield UnreadableLine(number, f"input line {number} is a RECORD message without a record")
-            continue
-        yield message
+        item = read_line(number, line)
+        if item is not None:
+            yield item
+
+
+def read_line(number: int, line: AnyStr) -> Optional[InputItem]:
+    """The message of input line `number`, an UnreadableLine, or None for a blank line."""
+    if not line.strip():
+        return None
+    try:
+        parsed = orjson.loads(line)
+        message = _plain_record(parsed) or AirbyteMessageSerializer.load(parsed)
+    except orjson.JSONDecodeError as error:
+        return UnreadableLine(number, f"input line {number} is not JSON (or not UTF-8): {error}")
+    except ValueError as error:
+        first = str(error).strip().splitlines()[-1].lstrip("- ")
+        return UnreadableLine(number, f"input line {number} is not an Airbyte message: {first}")
+    if message.type == Type.RECORD and message.record is None:
+        return UnreadableLine(number, f"input line {number} is a RECORD message without a record")
+    return message
 
 
 _TOP_KEYS = frozenset(("type", "record"))
 _RECORD_KEYS = frozenset(("stream", "data", "emitted_at", "namespace"))
+PlainFields = tuple[Optional[str], str, dict[str, Any], int]  # namespace, stream, data, emitted_at
 
 
-def _plain_record(parsed: Any) -> Optional[AirbyteMessage]:
-    """The message of a RECORD line that holds only what the serializer would accept as it is; None otherwise."""
+def plain_record_fields(parsed: Any) -> Optional[PlainFields]:
+    """What a RECORD line holds, where it holds only what the serializer would accept as it is; None otherwise."""
     if type(parsed) is not dict or parsed.get("type") != "RECORD" or not _TOP_KEYS.issuperset(parsed):
         return None
     record = parsed.get("record")
@@ -65,6 +70,15 @@ def _plain_record(parsed: Any) -> Optional[AirbyteMessage]:
     if (type(stream) is not str or type(data) is not dict or type(emitted_at) is not int
             or not (namespace is None or type(namespace) is str)):
         return None
+    return namespace, stream, data, emitted_at
+
+
+def _plain_record(parsed: Any) -> Optional[AirbyteMessage]:
+    """The message of a plain RECORD line (plain_record_fields); None otherwise."""
+    fields = plain_record_fields(parsed)
+    if fields is None:
+        return None
+    namespace, stream, data, emitted_at = fields
     # Positional (type, log, spec, connectionStatus, catalog, record; stream, data, emitted_at, namespace): keyword
     # arguments double the cost of both dataclasses. The differential property test fails if the order moves.
     return AirbyteMessage(Type.RECORD, None, None, None, None,

@@ -26,7 +26,7 @@ from destination_listmonk.activation import Routes
 from destination_listmonk.forking import can_fork, run_child, write_all
 from destination_listmonk.input_messages import InputItem, read_messages
 from destination_listmonk.mapping import Desired, ListIntent, Rejected
-from destination_listmonk.staging import Staged, stage
+from destination_listmonk.staging import Staged, stage, stage_lines
 
 BATCH = 500  # staged items a message of the pipe carries (about 60 KB of records)
 PIPE_BYTES = 1 << 20  # how far the child may stage ahead of the sync
@@ -157,7 +157,7 @@ def _child(fd: int, write_end: int, routes: Routes, parent: int) -> NoReturn:
     def work() -> None:
         batch: list[tuple[Any, ...]] = []
         with os.fdopen(fd, "rb") as lines:
-            for item in stage(read_messages(lines), routes):
+            for item in stage_lines(lines, routes):
                 batch.append(_encode(item))
                 # A STATE goes at once: the sync may pass it on before more input arrives.
                 if len(batch) >= BATCH or isinstance(item, AirbyteMessage):

@@ -4,31 +4,67 @@ stream counted since the one before. Pure: the same input always stages the same
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Union
+from typing import Any, AnyStr, Iterable, Iterator, Optional, Union
 
+import orjson
 from airbyte_cdk.models import AirbyteMessage, Type
 
 from destination_listmonk.activation import Routes
-from destination_listmonk.input_messages import InputItem, UnreadableLine
+from destination_listmonk.input_messages import InputItem, UnreadableLine, plain_record_fields, read_line
 from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.state_counts import StateRecordCounts
 
 Staged = Union[Desired, Rejected, AirbyteMessage]  # the message is a STATE
 
 
-def stage(messages: Iterable[InputItem], routes: Routes) -> Iterator[Staged]:
-    """Other messages (a source's LOG or TRACE passed along) carry nothing to write and are left out."""
-    counts = StateRecordCounts()
-    position = 0
-    for message in messages:
+class _Stager:
+    def __init__(self, routes: Routes) -> None:
+        self._routes = routes
+        self._counts = StateRecordCounts()
+        self._position = 0
+
+    def message(self, message: InputItem) -> Optional[Staged]:
+        """Other messages (a source's LOG or TRACE passed along) carry nothing to write: None."""
         if isinstance(message, UnreadableLine):
-            position += 1
-            yield Rejected(position, message.reason)
-        elif message.type == Type.RECORD and message.record is not None:
-            position += 1
+            self._position += 1
+            return Rejected(self._position, message.reason)
+        if message.type == Type.RECORD and message.record is not None:
             record = message.record
-            counts.record(record.namespace, record.stream)
-            yield routes.map(record, position)
-        elif message.type == Type.STATE:
-            counts.stamp(message)
-            yield message
+            return self.record(record.namespace, record.stream, record.data)
+        if message.type == Type.STATE:
+            self._counts.stamp(message)
+            return message
+        return None
+
+    def record(self, namespace: Optional[str], stream: str, data: dict[str, Any]) -> Union[Desired, Rejected]:
+        self._position += 1
+        self._counts.record(namespace, stream)
+        return self._routes.map_data(namespace, stream, data, self._position)
+
+
+def stage(messages: Iterable[InputItem], routes: Routes) -> Iterator[Staged]:
+    stager = _Stager(routes)
+    for message in messages:
+        staged = stager.message(message)
+        if staged is not None:
+            yield staged
+
+
+def stage_lines(lines: Iterable[AnyStr], routes: Routes) -> Iterator[Staged]:
+    """stage(read_messages(lines)), with a plain RECORD line mapped straight from its parsed JSON, without the
+    message objects in between (about a tenth of the reader process's work on a record)."""
+    stager = _Stager(routes)
+    loads, plain = orjson.loads, plain_record_fields
+    for number, line in enumerate(lines, start=1):
+        try:
+            fields = plain(loads(line))
+        except orjson.JSONDecodeError:
+            fields = None
+        if fields is not None:
+            namespace, stream, data, _ = fields
+            yield stager.record(namespace, stream, data)
+            continue
+        message = read_line(number, line)
+        staged = stager.message(message) if message is not None else None
+        if staged is not None:
+            yield staged

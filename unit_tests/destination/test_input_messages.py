@@ -1,4 +1,5 @@
-"""Reading stdin: every non-blank line is either an Airbyte message or an UnreadableLine naming its number."""
+"""Reading stdin: every non-blank line is either an Airbyte message or an UnreadableLine naming its number; staging
+straight from the lines gives what staging the messages read gives."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from unittest.mock import patch
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from airbyte_cdk.models import (
+    AirbyteMessage, AirbyteMessageSerializer, AirbyteStream, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream,
+    DestinationSyncMode, SyncMode,
+)
 
+from destination_listmonk.activation import Routes, stream_settings
+from destination_listmonk.config import DestinationConfig
 from destination_listmonk.input_messages import UnreadableLine, read_messages
+from destination_listmonk.lists import ListDirectory
+from destination_listmonk.protection import Rules
+from destination_listmonk.staging import stage, stage_lines
 
 RECORD = json.dumps({"type": "RECORD", "record": {"stream": "s", "data": {"email": "a@b.c"}, "emitted_at": 0}}).encode()
 
@@ -82,3 +92,33 @@ def test_the_fast_path_for_records_reads_every_line_as_the_cdk_serializer_does(o
         through_the_serializer = list(read_messages(given_lines))
 
     assert fast == through_the_serializer
+
+
+def _routes() -> Routes:
+    config = DestinationConfig.model_validate({"url": "http://listmonk.invalid", "username": "u", "token": "t"})
+    catalog = ConfiguredAirbyteCatalog(streams=[ConfiguredAirbyteStream(
+        stream=AirbyteStream(name=name, json_schema={}, supported_sync_modes=[SyncMode.full_refresh]),
+        sync_mode=SyncMode.full_refresh, destination_sync_mode=DestinationSyncMode.append) for name in ("s", "")])
+    config, streams = stream_settings(config, catalog)
+    return Routes(config, streams, ListDirectory([]), Rules.from_config(config, [], supports_patch=True))
+
+
+_STAGE_ROUTES = _routes()
+_STATE = {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"},
+                                                                   "stream_state": {}}}}
+
+
+@settings(max_examples=300)
+@given(st.lists(message_objects | st.just(_STATE) | st.fixed_dictionaries({"type": st.just("RECORD"), "record": (
+    plain_records.map(lambda r: {**r, "data": {**r["data"], "email": "a@example.com"}}))}), max_size=6),
+    st.lists(st.sampled_from([b"", b"  ", b"not json", b"\xff"]), max_size=2))
+@example([_record(emitted_at=True), _STATE, _record(data={"email": "a@example.com"})], [b""])
+def test_staging_from_lines_stages_every_line_as_reading_the_messages_first_does(
+    objects: list[object], odd_lines: list[bytes]
+) -> None:
+    given_lines = [json.dumps(obj).encode() for obj in objects] + odd_lines
+    by_lines = list(stage_lines(given_lines, _STAGE_ROUTES))
+    by_messages = list(stage(read_messages(given_lines), _STAGE_ROUTES))
+
+    assert [AirbyteMessageSerializer.dump(i) if isinstance(i, AirbyteMessage) else i for i in by_lines] == [
+        AirbyteMessageSerializer.dump(i) if isinstance(i, AirbyteMessage) else i for i in by_messages]

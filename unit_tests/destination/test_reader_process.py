@@ -149,12 +149,12 @@ class Exploding(Routes):
         self.__dict__.update(base.__dict__)
         self._at, self._how = at, how
 
-    def map(self, record: Any, position: int) -> Desired | Rejected:
-        if record.data.get("email") == self._at:
+    def map_data(self, namespace: str | None, stream: str, data: Any, position: int) -> Desired | Rejected:
+        if data.get("email") == self._at:
             if self._how == "raise":
                 raise RuntimeError("mapping broke")
             os.kill(os.getpid(), signal.SIGKILL)
-        return super().map(record, position)
+        return super().map_data(namespace, stream, data, position)
 
 
 @pytest.mark.parametrize("how, reason", [("raise", "RuntimeError: mapping broke"),
