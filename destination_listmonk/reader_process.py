@@ -5,8 +5,8 @@ re-sync's CPU.
 
 The child sends what it staged in batches through a pipe, as marshal bytes: a record costs about 1.5 us to send
 and rebuild so, against 7 us with pickle. Staging is pure, so the sync sees exactly what it would have staged
-itself; it stages in-process where the input is not a file, where it has one core, or where a fork is not safe
-(destination_listmonk.forking).
+itself; it stages in-process where the input is not a file, where it has fewer than two cores (a container's CPU
+quota counted), or where a fork is not safe (destination_listmonk.forking).
 """
 
 from __future__ import annotations
