@@ -41,9 +41,15 @@ def read_line(number: int, line: AnyStr) -> Optional[InputItem]:
         return None
     try:
         parsed = orjson.loads(line)
-        message = _plain_record(parsed) or AirbyteMessageSerializer.load(parsed)
     except orjson.JSONDecodeError as error:
         return UnreadableLine(number, f"input line {number} is not JSON (or not UTF-8): {error}")
+    return message_of(number, parsed)
+
+
+def message_of(number: int, parsed: Any) -> InputItem:
+    """The message that input line `number` holds, given as parsed JSON, or an UnreadableLine."""
+    try:
+        message = _plain_record(parsed) or AirbyteMessageSerializer.load(parsed)
     except ValueError as error:
         first = str(error).strip().splitlines()[-1].lstrip("- ")
         return UnreadableLine(number, f"input line {number} is not an Airbyte message: {first}")

@@ -10,7 +10,9 @@ import orjson
 from airbyte_cdk.models import AirbyteMessage, Type
 
 from destination_listmonk.activation import Routes
-from destination_listmonk.input_messages import InputItem, UnreadableLine, plain_record_fields, read_line
+from destination_listmonk.input_messages import (
+    InputItem, UnreadableLine, message_of, plain_record_fields, read_line,
+)
 from destination_listmonk.mapping import Desired, Rejected
 from destination_listmonk.state_counts import StateRecordCounts
 
@@ -57,14 +59,16 @@ def stage_lines(lines: Iterable[AnyStr], routes: Routes) -> Iterator[Staged]:
     loads, plain = orjson.loads, plain_record_fields
     for number, line in enumerate(lines, start=1):
         try:
-            fields = plain(loads(line))
+            parsed = loads(line)
         except orjson.JSONDecodeError:
-            fields = None
-        if fields is not None:
-            namespace, stream, data, _ = fields
-            yield stager.record(namespace, stream, data)
-            continue
-        message = read_line(number, line)
+            message = read_line(number, line)  # blank, or not JSON
+        else:
+            fields = plain(parsed)
+            if fields is not None:
+                namespace, stream, data, _ = fields
+                yield stager.record(namespace, stream, data)
+                continue
+            message = message_of(number, parsed)  # parsed once: a STATE, or a record the serializer must read
         staged = stager.message(message) if message is not None else None
         if staged is not None:
             yield staged

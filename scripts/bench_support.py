@@ -259,8 +259,8 @@ def _run_connector(spec: CaseSpec, input_path: str) -> tuple[int, str, dict[str,
     summary: dict[str, Any] = {}
     timings: dict[str, Any] = {}
     states = 0
-    # Read the input file as the console script reads stdin, and consume the output as the platform would: one message at a
-    # time, keeping only the summary and timings.
+    # Read the input file as the console script reads stdin, and consume the output as the platform would: one
+    # message at a time, keeping only the summary and timings.
     with open(input_path, "rb") as stdin:
         for message in DestinationListmonk().write(connector_config(spec), connector_catalog(), InputFile(stdin)):
             if message.type == Type.STATE:

@@ -79,8 +79,10 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=6,
 )
-list_refs = st.sampled_from(["news", "offers", 1, 2, "2", "missing", 7, None, {"name": "news"},
-                             {"id": 2, "subscription_status": "unsubscribed"}, {"name": "news", "subscription_status": "x"}])
+list_refs = st.sampled_from([
+    "news", "offers", 1, 2, "2", "missing", 7, None, {"name": "news"},
+    {"id": 2, "subscription_status": "unsubscribed"}, {"name": "news", "subscription_status": "x"},
+])
 data = st.fixed_dictionaries(
     {"email": st.sampled_from(["a@example.com", " B@Example.com ", "not-an-email", 5, None])},
     optional={
