@@ -15,13 +15,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import operator
 import re
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, NamedTuple, Optional, Sequence, Union
 
 import orjson
 
@@ -93,19 +94,54 @@ def _groups(plans: Sequence[Plan]) -> dict[_GroupKey, list[Plan]]:
     return groups
 
 
+def _import_file(
+    members: list[Plan], kind: str, list_ids: tuple[int, ...], preconfirm: bool
+) -> tuple[dict[str, object], str]:
+    """The import's parameters and CSV file for a group's rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["email", "name", "attributes"])
+    for plan in members:
+        op = _row_op(plan)
+        writer.writerow([op.email, op.name or "", _json_text(op.attribs)])
+    rewrite = kind == "rewrite"
+    params: dict[str, object] = {
+        "mode": "subscribe",
+        "delim": ",",
+        "lists": list(list_ids),
+        "subscription_status": "unsubscribed" if rewrite else ("confirmed" if preconfirm else "unconfirmed"),
+        "overwrite": False,
+        "overwrite_userinfo": rewrite,
+        "overwrite_subscription_status": False,
+    }
+    return params, buffer.getvalue()
+
+
+class _ImportFile(NamedTuple):
+    members: list[Plan]
+    params: dict[str, object]
+    csv_text: str
+
+
+_Prepared = tuple[Optional[Sequence[Plan]], dict[_GroupKey, list[Plan]], dict[_GroupKey, _ImportFile]]
+_NOTHING_PREPARED: _Prepared = (None, {}, {})
+
+
 @dataclass
 class _PendingImport:
     members: list[Plan]
     file_name: str
+    kind: str
+    started: float  # time.monotonic()
 
 
 class BulkImporter:
     """Runs imports one at a time (as listmonk requires). Profile rewrites are gathered per list, across batches,
     until there are `IMPORT_ROWS` of them or the oldest has waited `GATHER_SECONDS`; new subscribers go at once.
-    An import may still be running when `submit` returns, so the next batch's records are read, mapped, looked up and planned
-    meanwhile (all but those `in_flight` names). `settle` sends what is gathered and waits until listmonk holds
-    it all; the sync calls it before a STATE and before a lookup that must see those rows. `wait` only waits for
-    the running import."""
+    An import may still be running when `submit` returns, so the next batch's records are read, mapped, looked up
+    and planned meanwhile (all but those `in_flight` names). `settle` sends what is gathered and waits until
+    listmonk holds it all; the sync calls it before a STATE and before a lookup that must see those rows. `wait`
+    only waits for the running import."""
 
     def __init__(
         self, client: ListmonkClient, timings: Optional[Timings] = None, import_rows: int = IMPORT_ROWS,
@@ -119,13 +155,21 @@ class BulkImporter:
         self._gathered: dict[_GroupKey, list[Plan]] = {}
         self._gathered_since: dict[_GroupKey, float] = {}
         self._interrupted: list[Plan] = []
+        # What `prepare` made for the next `submit`: the plans it was given, grouped, and import files by group.
+        self._prepared: _Prepared = _NOTHING_PREPARED
+        # Rows a second, by kind, of the last import of at least MIN_ROWS: when to poll for the next one's end.
+        self._rates: dict[str, float] = {}
 
     def submit(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
         """Takes the eligible plans (sent now or later); returns the positions handed to the importer and the rows
         listmonk skipped in the imports that finished meanwhile."""
+        prepared_for, grouped, files = self._prepared
+        self._prepared = _NOTHING_PREPARED
+        if plans is not prepared_for:
+            grouped, files = _groups(plans), {}
         handled: set[int] = set()
         rejected: list[tuple[Plan, str]] = []
-        for group, members in _groups(plans).items():
+        for group, members in grouped.items():
             if len(members) < MIN_ROWS:
                 continue
             self._gathered_since.setdefault(group, time.monotonic())
@@ -134,8 +178,16 @@ class BulkImporter:
         overdue = time.monotonic() - self._gather_seconds
         for group in [g for g, members in self._gathered.items()
                       if g[0] == "create" or len(members) >= self._import_rows or self._gathered_since[g] <= overdue]:
-            rejected.extend(self._send(group))
+            rejected.extend(self._send(group, files.get(group)))
         return handled, rejected
+
+    def prepare(self, plans: Sequence[Plan]) -> None:
+        """Groups `plans` and makes the files of the imports of new subscribers that `submit(plans)` will start,
+        while the running import finishes: listmonk is idle from its end until the next one starts."""
+        grouped = _groups(plans)
+        files = {group: _ImportFile(members, *_import_file(members, *group)) for group, members in grouped.items()
+                 if group[0] == "create" and len(members) >= MIN_ROWS}
+        self._prepared = (plans, grouped, files)
 
     def busy(self) -> bool:
         return self._pending is not None or bool(self._gathered)
@@ -164,16 +216,29 @@ class BulkImporter:
         with self._timings.span("import_wait"):
             return self._finished(pending)
 
-    def _send(self, group: _GroupKey) -> list[tuple[Plan, str]]:
-        """Starts the import of a group's gathered rows once the running one has finished."""
-        rejected = self.wait()
+    def _send(self, group: _GroupKey, prepared: Optional[_ImportFile] = None) -> list[tuple[Plan, str]]:
+        """Starts the import of a group's gathered rows once the running one has finished, its file made first
+        (or by `prepare`, if of the same rows)."""
         kind, list_ids, preconfirm = group
         del self._gathered_since[group]
-        self._pending = self._start_import(self._gathered.pop(group), kind, list_ids, preconfirm)
+        members = self._gathered.pop(group)
+        if prepared is not None and len(prepared.members) == len(members) and all(
+            map(operator.is_, prepared.members, members)
+        ):
+            params, csv_text = prepared.params, prepared.csv_text
+        else:
+            params, csv_text = _import_file(members, kind, list_ids, preconfirm)
+        rejected = self.wait()
+        self._pending = self._start_import(members, kind, params, csv_text)
         return rejected
 
     def _finished(self, pending: _PendingImport) -> list[tuple[Plan, str]]:
-        status = self._client.wait_for_import()
+        rows = len(pending.members)
+        rate = self._rates.get(pending.kind)
+        expected = pending.started + rows / rate - time.monotonic() if rate else 0.0
+        status = self._client.wait_for_import(expected_seconds=max(expected, 0.0))
+        if rows >= MIN_ROWS and status.name == pending.file_name:
+            self._rates[pending.kind] = rows / max(time.monotonic() - pending.started, 1e-3)
         if status.name != pending.file_name:
             # listmonk keeps the import status in memory: after a restart it reports `none` (or an import someone
             # started since). Some of the rows may have landed before it went down.
@@ -208,27 +273,11 @@ class BulkImporter:
         interrupted, self._interrupted = self._interrupted, []
         return interrupted
 
-    def _start_import(self, members: list[Plan], kind: str, list_ids: tuple[int, ...], preconfirm: bool) -> _PendingImport:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["email", "name", "attributes"])
-        for plan in members:
-            op = _row_op(plan)
-            writer.writerow([op.email, op.name or "", _json_text(op.attribs)])
-        rewrite = kind == "rewrite"
-        params = {
-            "mode": "subscribe",
-            "delim": ",",
-            "lists": list(list_ids),
-            "subscription_status": "unsubscribed" if rewrite else ("confirmed" if preconfirm else "unconfirmed"),
-            "overwrite": False,
-            "overwrite_userinfo": rewrite,
-            "overwrite_subscription_status": False,
-        }
+    def _start_import(self, members: list[Plan], kind: str, params: dict[str, object], csv_text: str) -> _PendingImport:
         file_name = f"airbyte-{uuid.uuid4().hex[:12]}.csv"
         with self._timings.span("import_upload"):
-            self._start(params, buffer.getvalue(), file_name)
-        return _PendingImport(members, file_name)
+            self._start(params, csv_text, file_name)
+        return _PendingImport(members, file_name, kind, time.monotonic())
 
     def _start(self, params: dict[str, object], csv_text: str, file_name: str) -> None:
         # listmonk runs one import at a time: wait for someone else's to finish rather than fail.

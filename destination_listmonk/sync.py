@@ -329,6 +329,8 @@ class SubscriberSync:
         for item in desired:
             (later if item.key in keys or item.email in emails else now).append(item)
         plans = self._plan(now)
+        if not later:
+            self._writer.prepare(plans)
         self._settle(everything=bool(later))
         if later:
             plans = sorted(plans + self._plan(later), key=lambda p: p.position)

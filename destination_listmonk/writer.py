@@ -138,6 +138,11 @@ class Writer:
         """Keys and emails of the subscribers a still-running or gathered write (a bulk import) may be changing."""
         return self._bulk.in_flight() if self._bulk is not None else (frozenset(), frozenset())
 
+    def prepare(self, plans: Sequence[Plan]) -> None:
+        """Gets ready, while a bulk import still runs, what `execute(plans)` will send when it has finished."""
+        if self._bulk is not None:
+            self._bulk.prepare(plans)
+
     def settle(self, everything: bool = True) -> list[tuple[Plan, str]]:
         """Waits for writes still running on listmonk (a bulk import), and with `everything` first sends the rows
         gathered for a later import; returns the records listmonk refused."""

@@ -470,11 +470,19 @@ class ListmonkClient:
         self._data("DELETE", IMPORT_PATH)
 
     def wait_for_import(
-        self, *, poll_interval: float = 0.02, max_poll_interval: float = 0.1, timeout: float = 3600
+        self, *, poll_interval: float = 0.02, max_poll_interval: float = 0.1, timeout: float = 3600,
+        expected_seconds: float = 0.0,
     ) -> ImportStatus:
         """Poll until the import is no longer running; raises ImportTimedOut after `timeout` seconds.
-        Polls start fast (small imports finish in milliseconds) and back off to `max_poll_interval`."""
-        deadline = time.monotonic() + timeout
+        Polls start fast (small imports finish in milliseconds) and back off to `max_poll_interval`. Given
+        `expected_seconds` (how long the caller expects the import still to run), the first poll comes a little
+        before that and polls stay fast until a while after: listmonk is idle from an import's end until the next
+        starts, so a late poll costs the caller that time."""
+        start = time.monotonic()
+        deadline = start + timeout
+        if expected_seconds > 0:
+            self._sleep(expected_seconds * 0.8)
+        fast_until = start + expected_seconds * 1.5
         while True:
             status = self.import_status()
             if not status.running:
@@ -486,7 +494,8 @@ class ListmonkClient:
                     f"({status.imported} of {status.total} rows)",
                 )
             self._sleep(poll_interval)
-            poll_interval = min(poll_interval * 2, max_poll_interval)
+            if time.monotonic() >= fast_until:
+                poll_interval = min(poll_interval * 2, max_poll_interval)
 
     # -- pass-through streams ---------------------------------------------------------------
 

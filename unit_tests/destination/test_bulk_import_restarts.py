@@ -31,7 +31,7 @@ class Listmonk:
         self.file_name = file_name
         return ImportStatus(name=file_name, status="importing")
 
-    def wait_for_import(self) -> ImportStatus:
+    def wait_for_import(self, **_: Any) -> ImportStatus:
         if self._forgotten:
             return ImportStatus()  # listmonk after a restart: name "", status none
         return ImportStatus(name=self.file_name, status=self._status, total=MIN_ROWS, imported=self._imported)

@@ -1,0 +1,102 @@
+"""The importer keeps listmonk busy: the next import's file is made before the running one ends (`prepare`), and
+the end of an import is polled for when it is due. Neither may change what is imported."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from destination_listmonk.bulk_import import MIN_ROWS, BulkImporter
+from destination_listmonk.operations import CreateSubscriber, PatchSubscriber, Plan, RewriteProfile
+from listmonk_client.models import ImportStatus
+
+
+class Listmonk:
+    """Records each import started (its parameters and file) and finishes it when waited for, after `seconds`."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.started: list[tuple[dict[str, Any], str]] = []
+        self.waits: list[float] = []
+        self._seconds = seconds
+        self._file_name = ""
+
+    def start_import(self, params: dict[str, Any], csv_text: str, file_name: str) -> ImportStatus:
+        self.started.append((params, csv_text))
+        self._file_name = file_name
+        return ImportStatus(name=file_name, status="importing")
+
+    def wait_for_import(self, expected_seconds: float = 0.0, **_: Any) -> ImportStatus:
+        self.waits.append(expected_seconds)
+        time.sleep(self._seconds)
+        rows = self.started[-1][1].count("\n") - 1
+        return ImportStatus(name=self._file_name, status="finished", total=rows, imported=rows)
+
+    def import_logs(self) -> str:
+        return f"importer.go:193: processing '{self._file_name}'\nimported finished"
+
+
+def create(position: int, lists: tuple[int, ...], preconfirm: bool) -> Plan:
+    email = f"c{position}@example.com"
+    op = CreateSubscriber(email=email, name=f"C {position}", status=None, attribs={"n": position}, list_ids=lists,
+                          preconfirm=preconfirm)
+    return Plan(position, email, "create", (op,))
+
+
+def rewrite(position: int, lists: tuple[int, ...]) -> Plan:
+    email = f"r{position}@example.com"
+    op = RewriteProfile(PatchSubscriber(position, {"name": "R"}), email, "R", {"n": position}, lists)
+    return Plan(position, email, "update", (op,))
+
+
+LISTS = st.sampled_from([(1,), (2,), (1, 2)])
+GROUP = st.tuples(st.sampled_from(["create", "rewrite"]), LISTS, st.booleans(), st.integers(0, MIN_ROWS * 2))
+
+
+@st.composite
+def batches(draw: Any) -> list[Plan]:
+    plans: list[Plan] = []
+    for kind, lists, preconfirm, size in draw(st.lists(GROUP, max_size=4)):
+        for _ in range(size):
+            position = len(plans) + 1
+            plans.append(create(position, lists, preconfirm) if kind == "create" else rewrite(position, lists))
+    return draw(st.permutations(plans))
+
+
+def imports_of(batches_in_order: list[list[Plan]], prepare_with: list[list[Plan]]) -> list[tuple[dict[str, Any], str]]:
+    listmonk = Listmonk()
+    importer = BulkImporter(listmonk, gather_seconds=0.0)  # type: ignore[arg-type]
+    for plans, prepared in zip(batches_in_order, prepare_with):
+        importer.prepare(prepared)
+        importer.submit(plans)
+    importer.settle()
+    return listmonk.started
+
+
+@settings(max_examples=150, deadline=None)
+@given(first=batches(), second=batches(), stale=batches())
+def test_given_a_prepared_batch_then_the_imports_are_those_an_unprepared_one_starts(
+    first: list[Plan], second: list[Plan], stale: list[Plan]
+) -> None:
+    second = [Plan(p.position + 1000, p.key + "x", p.outcome, p.ops) for p in second]
+    unprepared = imports_of([first, second], [[], []])
+    assert imports_of([first, second], [first, second]) == unprepared
+    # Prepared for other plans (or a copy of the same ones): nothing of it may be sent.
+    assert imports_of([first, second], [stale, list(second)]) == unprepared
+
+
+def test_given_an_import_as_large_as_the_last_then_its_end_is_polled_for_when_due() -> None:
+    listmonk = Listmonk(seconds=0.5)
+    importer = BulkImporter(listmonk)  # type: ignore[arg-type]
+    plans = [create(i, (1,), False) for i in range(MIN_ROWS)]
+    importer.submit(plans)
+    importer.settle()
+    importer.submit([create(i + MIN_ROWS, (1,), False) for i in range(MIN_ROWS)])
+    importer.settle()
+    importer.submit([rewrite(i + 2 * MIN_ROWS, (1,)) for i in range(MIN_ROWS)])
+    importer.settle()
+    first, second, other_kind = listmonk.waits
+    # The first import of a kind has no pace to go by; the next is expected to take about as long.
+    assert first == 0 and 0.25 < second <= 0.55 and other_kind == 0
