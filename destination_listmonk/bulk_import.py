@@ -157,7 +157,9 @@ class BulkImporter:
         self._interrupted: list[Plan] = []
         # What `prepare` made for the next `submit`: the plans it was given, grouped, and import files by group.
         self._prepared: _Prepared = _NOTHING_PREPARED
-        # Rows a second, by kind, of the last import of at least MIN_ROWS: when to poll for the next one's end.
+        # The fastest pace (rows a second) of this sync's imports of at least MIN_ROWS, by kind: when to poll for
+        # the next one's end. The fastest, as a poll that comes late leaves listmonk idle; one that comes early
+        # only costs a few more polls.
         self._rates: dict[str, float] = {}
 
     def submit(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
@@ -238,7 +240,8 @@ class BulkImporter:
         expected = pending.started + rows / rate - time.monotonic() if rate else 0.0
         status = self._client.wait_for_import(expected_seconds=max(expected, 0.0))
         if rows >= MIN_ROWS and status.name == pending.file_name:
-            self._rates[pending.kind] = rows / max(time.monotonic() - pending.started, 1e-3)
+            pace = rows / max(time.monotonic() - pending.started, 1e-3)
+            self._rates[pending.kind] = max(pace, self._rates.get(pending.kind, 0.0))
         if status.name != pending.file_name:
             # listmonk keeps the import status in memory: after a restart it reports `none` (or an import someone
             # started since). Some of the rows may have landed before it went down.
