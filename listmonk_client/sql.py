@@ -25,6 +25,9 @@ class SqlExpr:
     def and_(self, other: SqlExpr) -> SqlExpr:
         return SqlExpr(f"{self.wrapped()} AND {other.wrapped()}")
 
+    def or_(self, other: SqlExpr) -> SqlExpr:
+        return SqlExpr(f"{self.wrapped()} OR {other.wrapped()}")
+
 
 # `x IN ()` is a syntax error; an empty set matches nothing.
 MATCH_NOTHING = SqlExpr("FALSE")

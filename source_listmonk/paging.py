@@ -155,13 +155,18 @@ def newest_subscriber_change(client: ListmonkClient) -> Optional[datetime]:
     return parse_optional_ts(rows[0].get("updated_at")) if rows else None
 
 
+def subscribers_where(client: ListmonkClient, expr: SqlExpr, per_page: int | str) -> list[dict[str, Any]]:
+    """The first page, in id order, of the subscribers `expr` selects (needs sql_query); per_page may be "all"."""
+    return _results(client, {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": per_page})
+
+
 def newest_subscription_change(client: ListmonkClient) -> Optional[datetime]:
     """max(subscriber_lists.updated_at): the subscriber holding the newest subscription change (needs sql_query)."""
     expr = SqlExpr(
         "subscribers.id IN (SELECT subscriber_id FROM subscriber_lists "
         "WHERE updated_at = (SELECT MAX(updated_at) FROM subscriber_lists))"
     )
-    rows = _results(client, {**_BY_ID, "query": expr.wrapped(), "page": 1, "per_page": 1})
+    rows = subscribers_where(client, expr, per_page=1)
     stamps = [parse_optional_ts(entry.get("subscription_updated_at")) for row in rows for entry in row.get("lists") or []]
     return max((stamp for stamp in stamps if stamp is not None), default=None)
 

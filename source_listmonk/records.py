@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Optional
 
-from source_listmonk.digest import RangeRow, range_digest
+from source_listmonk.digest import CURRENT_KIND, RangeRow, range_digest
 from source_listmonk.timestamps import LaterThan
 
 
@@ -50,19 +50,29 @@ def subscription_rows(subscriber: Mapping[str, Any], after: Optional[LaterThan])
         )
 
 
-def scan_range(subscribers: Sequence[Mapping[str, Any]], after: Optional[LaterThan]) -> tuple[int, bool]:
-    """(status digest, whether any row moved) of a range's subscriptions, straight from the subscribers as
+def scan_range(
+    subscribers: Sequence[Mapping[str, Any]], after: Optional[LaterThan], kind: str = CURRENT_KIND
+) -> tuple[int, bool]:
+    """(status digest in `kind`, whether any row moved) of a range's subscriptions, straight from the subscribers as
     listmonk returned them: what `subscription_rows` would say, without building a row or a record. Each
     distinct timestamp is tested once (a list's appears on every subscriber, an import's on all it wrote)."""
     entries = [(subscriber, entry) for subscriber in subscribers for entry in subscriber.get("lists") or ()]
-    new_digest = range_digest(
-        (int(subscriber["id"]), int(entry["id"]), str(entry.get("subscription_status") or "")) for subscriber, entry in entries
-    )
+    new_digest = range_digest(_keys(entries), kind)
     if after is None:
         return new_digest, bool(entries)
     stamps = {entry.get(key) for _, entry in entries for key in _ENTRY_STAMPS}
     stamps.update(subscriber.get("updated_at") for subscriber in subscribers if subscriber.get("lists"))
     return new_digest, any(after(stamp) for stamp in stamps)
+
+
+def range_keys(subscribers: Sequence[Mapping[str, Any]]) -> Iterator[tuple[int, int, str]]:
+    """(subscriber id, list id, status) of each subscription the subscribers show: what a digest sums."""
+    return _keys((subscriber, entry) for subscriber in subscribers for entry in subscriber.get("lists") or ())
+
+
+def _keys(entries: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> Iterator[tuple[int, int, str]]:
+    for subscriber, entry in entries:
+        yield int(subscriber["id"]), int(entry["id"]), str(entry.get("subscription_status") or "")
 
 
 def selected_fields(json_schema: Optional[Mapping[str, Any]]) -> Optional[frozenset[str]]:

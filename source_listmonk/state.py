@@ -8,7 +8,7 @@ leaves `pending_high_water` set, so the next attempt resumes after `last_id` wit
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -36,10 +36,15 @@ class ReadState(BaseModel):
 
 
 class SubscriptionsState(ReadState):
-    """Adds one digest per range of subscriber ids (see digest.py); `baseline` once a full pass has finished."""
+    """Adds one digest per range of subscriber ids (see digest.py); `baseline` once a full pass has finished.
+
+    `digest_kind` is the row hash of the digests of ranges after `last_id` (a read in progress has already
+    rewritten those before it in the current kind). States saved before it existed hold blake2b digests.
+    """
 
     digests: dict[int, str] = Field(default_factory=dict)
     baseline: bool = False
+    digest_kind: Literal["md5", "blake2b"] = "blake2b"
 
 
 def load_state(model: type[ReadState], raw: Optional[Mapping[str, Any]]) -> Any:
