@@ -87,5 +87,28 @@ def read(cfg: dict[str, Any], cat: ConfiguredAirbyteCatalog, state: Optional[lis
     return collect(read_messages(cfg, cat, state))
 
 
+def interrupted(
+    cfg: dict, stream: str, stop_after_states: int, extra_records: int, state: Optional[list[AirbyteStateMessage]] = None
+) -> ReadResult:
+    """Read until the given number of checkpoints, plus a few records past the last one, then stop."""
+    result = ReadResult()
+    messages = read_messages(cfg, catalog(stream), state)
+    states = 0
+    for message in messages:
+        collect(iter([message]), result)
+        if message.type == Type.STATE:
+            states += 1
+        if states >= stop_after_states:
+            for message in messages:
+                if extra_records == 0:
+                    break
+                if message.type == Type.RECORD:
+                    collect(iter([message]), result)
+                    extra_records -= 1
+            break
+    messages.close()
+    return result
+
+
 def subscription_keys(rows: list[dict[str, Any]]) -> dict[tuple[int, int], str]:
     return {(row["subscriber_id"], row["list_id"]): row["subscription_status"] for row in rows}

@@ -50,3 +50,23 @@ def test_given_no_sql_query_when_rows_are_deleted_mid_read_then_none_is_skipped(
                 admin.delete_subscribers(list(range(3, 60)))
     assert ids == sorted(set(ids))
     assert set(range(1, 903)) - set(range(3, 60)) <= set(ids)
+
+
+def test_given_no_sql_query_when_a_status_changes_silently_then_its_range_comes_out_by_the_full_walk(
+    emulator: EmulatorServer, admin: ListmonkClient
+) -> None:
+    emulator.seed(2500, list_ids=(1,))
+    admin.change_subscriptions([2400], "unsubscribe", [1])
+    # Without sql_query the high-water mark comes from subscribers and lists: a later write puts it past that
+    # unsubscribe, which would otherwise be read again as a timestamped change.
+    admin.patch_subscriber(5, {"name": "Later"})
+    token = emulator.create_api_user("reader", READ_ONLY)
+    cfg = config(emulator, username="reader", token=token, page_size=300)
+    first = read(cfg, catalog("subscriptions"))
+
+    admin.change_subscriptions([2400], "add", [1], status="confirmed")  # moves no timestamp
+    second = read(cfg, catalog("subscriptions"), first.final_state())
+    rows = subscription_keys(second.records["subscriptions"])
+    assert rows[(2400, 1)] == "confirmed"
+    assert set(rows) == {(sid, 1) for sid in range(2000, 2503)}
+    assert read(cfg, catalog("subscriptions"), second.final_state()).records == {}

@@ -5,33 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from airbyte_cdk.models import Type
-
 from listmonk_client.client import ListmonkClient
 from listmonk_emulator import EmulatorServer
 
-from source_harness import ReadResult, catalog, collect, config, read, read_messages, subscription_keys
-
-
-def _interrupted(cfg: dict, stream: str, stop_after_states: int, extra_records: int) -> ReadResult:
-    """Read until the given number of checkpoints, plus a few records past the last one, then stop."""
-    result = ReadResult()
-    messages = read_messages(cfg, catalog(stream))
-    states = 0
-    for message in messages:
-        collect(iter([message]), result)
-        if message.type == Type.STATE:
-            states += 1
-        if states >= stop_after_states:
-            for message in messages:
-                if extra_records == 0:
-                    break
-                if message.type == Type.RECORD:
-                    collect(iter([message]), result)
-                    extra_records -= 1
-            break
-    messages.close()
-    return result
+from source_harness import catalog, config, interrupted, read, subscription_keys
 
 
 def test_given_subscribers_read_stopped_mid_page_when_resumed_then_every_subscriber_once_plus_the_overlap(
@@ -39,7 +16,7 @@ def test_given_subscribers_read_stopped_mid_page_when_resumed_then_every_subscri
 ) -> None:
     emulator.seed(3000)
     cfg = config(emulator, page_size=250)
-    first = _interrupted(cfg, "subscribers", stop_after_states=4, extra_records=37)
+    first = interrupted(cfg, "subscribers", stop_after_states=4, extra_records=37)
     # Rows written while the sync was down are picked up too.
     new = admin.create_subscriber(email="late@example.com")
 
@@ -59,7 +36,7 @@ def test_given_subscriptions_read_stopped_when_resumed_then_no_subscription_is_l
 ) -> None:
     emulator.seed(12_000, list_ids=(1,))
     cfg = config(emulator, page_size=1000)
-    first = _interrupted(cfg, "subscriptions", stop_after_states=1, extra_records=5)
+    first = interrupted(cfg, "subscriptions", stop_after_states=1, extra_records=5)
     state = first.stream_state("subscriptions")
     assert state["pending_high_water"] is not None and state["last_id"] > 0
 

@@ -117,3 +117,5 @@ def test_an_empty_or_bare_string_path_is_rejected(path: list[str] | str) -> None
 def test_expressions_are_combined_inside_parentheses() -> None:
     combined = SqlExpr("a = 1 OR b = 2").and_(SqlExpr("c = 3"))
     assert combined.wrapped() == "((a = 1 OR b = 2) AND (c = 3))"
+    either = SqlExpr("a = 1 AND b = 2").or_(SqlExpr("c = 3"))
+    assert either.wrapped() == "((a = 1 AND b = 2) OR (c = 3))"
