@@ -88,7 +88,11 @@ def read(cfg: dict[str, Any], cat: ConfiguredAirbyteCatalog, state: Optional[lis
 
 
 def interrupted(
-    cfg: dict, stream: str, stop_after_states: int, extra_records: int, state: Optional[list[AirbyteStateMessage]] = None
+    cfg: dict,
+    stream: str,
+    stop_after_states: int,
+    extra_records: int,
+    state: Optional[list[AirbyteStateMessage]] = None,
 ) -> ReadResult:
     """Read until the given number of checkpoints, plus a few records past the last one, then stop."""
     result = ReadResult()

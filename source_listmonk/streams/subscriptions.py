@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from airbyte_cdk.sources.streams import CheckpointMixin
 
+from listmonk_client.sql import SqlExpr
 from source_listmonk import digest
 from source_listmonk import state as st
 from source_listmonk.digest import CURRENT_KIND
@@ -30,8 +31,6 @@ from source_listmonk.paging import (
 from source_listmonk.records import range_keys, scan_range, subscription_records, subscription_rows
 from source_listmonk.server_digest import changed_ranges, in_ranges_or_moved
 from source_listmonk.streams.base import Checkpoint, Item, ListmonkStream
-from listmonk_client.sql import SqlExpr
-
 from source_listmonk.timestamps import LaterThan, later
 
 # Checkpoint after this many completed ranges: the state carries every range's digest, so not every page.
