@@ -19,7 +19,8 @@ from hypothesis import strategies as s
 from listmonk_client.client import ListmonkClient
 from listmonk_emulator import EmulatorServer
 from source_listmonk import digest
-from source_listmonk.paging import SUBSCRIBERS_PATH
+from listmonk_client.sql import SqlExpr
+from source_listmonk.paging import SUBSCRIBERS_PATH, subscribers_where
 from source_listmonk.server_digest import DIGEST_SQL, RANGE_SQL, changed_ranges
 from source_listmonk.streams import subscriptions
 
@@ -225,3 +226,28 @@ def test_given_only_timestamped_changes_that_keep_every_status_then_just_those_r
     admin.request("PUT", "/api/lists/2", json={"name": "Renamed list", "type": "public", "optin": "single"})
     third = traced_read(traffic, cfg, cat, second.final_state())
     assert set(subscription_keys(third.records["subscriptions"])) == {(sid, 2) for sid in range(1, 3503) if sid != 1}
+
+
+def test_given_a_listmonk_that_refuses_the_digest_check_then_every_subscriber_is_read_with_the_same_result(
+    emulator: EmulatorServer, admin: ListmonkClient, monkeypatch: pytest.MonkeyPatch, traffic: Traffic,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.seed(2500, list_ids=(1,))
+    admin.change_subscriptions([1500], "unsubscribe", [1])
+    cfg = config(emulator, page_size=500)
+    cat = catalog("subscriptions")
+    first = read(cfg, cat)
+    admin.change_subscriptions([1500], "add", [1], status="confirmed")  # silent
+
+    def refused(client: ListmonkClient, *_: Any) -> set[int]:
+        # As a listmonk that checks `query` more strictly would: a 400 for the check's SQL.
+        subscribers_where(client, SqlExpr("subscribers.id IN (SELECT id FROM users)"), per_page="all")
+        raise AssertionError("the local server took a query on a table listmonk does not allow")
+
+    monkeypatch.setattr(subscriptions, "changed_ranges", refused)
+    with caplog.at_level("WARNING", logger="airbyte"):
+        second = traced_read(traffic, cfg, cat, first.final_state())
+    assert any("refused the digest check" in message for message in caplog.messages)
+    assert traffic.rows() >= 2502
+    rows = subscription_keys(second.records["subscriptions"])
+    assert rows[(1500, 1)] == "confirmed" and set(rows) == {(sid, 1) for sid in range(1000, 2000)}

@@ -18,9 +18,11 @@ from typing import Any, Optional
 
 from airbyte_cdk.sources.streams import CheckpointMixin
 
+from listmonk_client.errors import RequestRejected
 from listmonk_client.sql import SqlExpr
 from source_listmonk import digest
 from source_listmonk import state as st
+from source_listmonk.context import logger
 from source_listmonk.digest import CURRENT_KIND
 from source_listmonk.paging import (
     highest_subscriber_id,
@@ -72,7 +74,40 @@ class Subscriptions(ListmonkStream, CheckpointMixin):
         if not self._state.in_progress:
             self._state = st.begin(self._state, self._high_water())
         server_checked = self._context.can_query and self._state.baseline and self._state.digest_kind == CURRENT_KIND
-        yield from (_ServerCheckedPass if server_checked else _FullWalk)(self)
+        if server_checked:
+            try:
+                yield from _refused_before_any_item(_ServerCheckedPass(self))
+                return
+            except _CheckRefused as refused:
+                logger.warning(
+                    "listmonk refused the digest check (%s): every subscriber is read instead, as without "
+                    "'subscribers:sql_query'. The results are the same; the read transfers every subscriber.",
+                    refused.reason,
+                )
+        yield from _FullWalk(self)
+
+
+class _CheckRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _refused_before_any_item(items: Iterable[Item]) -> Iterator[Item]:
+    """`items`, with a 400 that comes before the first of them raised as _CheckRefused: the digest check's SQL is
+    the first request of the pass, and a listmonk that does not take it (a version that checks `query` more
+    strictly than v6.2) still gets a complete read. A refusal after an item has gone out fails the read."""
+    iterator = iter(items)
+    try:
+        first = next(iterator, None)
+    except RequestRejected as error:
+        if error.status != 400:
+            raise
+        raise _CheckRefused(error.message) from error
+    if first is None:
+        return
+    yield first
+    yield from iterator
 
 
 class _Pass(ABC):
