@@ -75,39 +75,23 @@ class Subscriptions(ListmonkStream, CheckpointMixin):
             self._state = st.begin(self._state, self._high_water())
         server_checked = self._context.can_query and self._state.baseline and self._state.digest_kind == CURRENT_KIND
         if server_checked:
+            emitted = False
             try:
-                yield from _refused_before_any_item(_ServerCheckedPass(self))
+                for item in _ServerCheckedPass(self):
+                    emitted = True
+                    yield item
                 return
-            except _CheckRefused as refused:
+            except RequestRejected as error:
+                # The digest check's SQL is the pass's first request: a listmonk that checks `query` more strictly
+                # than v6.2 refuses it with a 400 before anything is emitted, and still gets a complete read.
+                if emitted or error.status != 400:
+                    raise
                 logger.warning(
                     "listmonk refused the digest check (%s): every subscriber is read instead, as without "
                     "'subscribers:sql_query'. The results are the same; the read transfers every subscriber.",
-                    refused.reason,
+                    error.message,
                 )
         yield from _FullWalk(self)
-
-
-class _CheckRefused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _refused_before_any_item(items: Iterable[Item]) -> Iterator[Item]:
-    """`items`, with a 400 that comes before the first of them raised as _CheckRefused: the digest check's SQL is
-    the first request of the pass, and a listmonk that does not take it (a version that checks `query` more
-    strictly than v6.2) still gets a complete read. A refusal after an item has gone out fails the read."""
-    iterator = iter(items)
-    try:
-        first = next(iterator, None)
-    except RequestRejected as error:
-        if error.status != 400:
-            raise
-        raise _CheckRefused(error.message) from error
-    if first is None:
-        return
-    yield first
-    yield from iterator
 
 
 class _Pass(ABC):
