@@ -130,16 +130,25 @@ def test_given_nothing_changed_when_read_again_then_no_subscriber_is_transferred
     assert len([page for page in traffic.pages if page[0] != "1"]) == 2
 
 
-def test_given_a_silent_resubscribe_in_one_range_then_only_that_range_is_transferred_and_emitted(
-    emulator: EmulatorServer, admin: ListmonkClient, traffic: Traffic
-) -> None:
-    emulator.seed(5000, list_ids=(1,))
-    admin.change_subscriptions([3500], "unsubscribe", [1])
+def read_before_a_silent_resubscribe(
+    emulator: EmulatorServer, admin: ListmonkClient, seeded: int, subscriber_id: int
+) -> tuple[dict[str, Any], Any, ReadResult]:
+    """(config, catalog, first read) of `subscriptions` over `seeded` subscribers on list 1, `subscriber_id`
+    unsubscribed; after the read, that subscription is confirmed again through the lists endpoint, which moves no
+    timestamp."""
+    emulator.seed(seeded, list_ids=(1,))
+    admin.change_subscriptions([subscriber_id], "unsubscribe", [1])
     cfg = config(emulator, page_size=500)
     cat = catalog("subscriptions")
     first = read(cfg, cat)
+    admin.change_subscriptions([subscriber_id], "add", [1], status="confirmed")
+    return cfg, cat, first
 
-    admin.change_subscriptions([3500], "add", [1], status="confirmed")  # moves no timestamp
+
+def test_given_a_silent_resubscribe_in_one_range_then_only_that_range_is_transferred_and_emitted(
+    emulator: EmulatorServer, admin: ListmonkClient, traffic: Traffic
+) -> None:
+    cfg, cat, first = read_before_a_silent_resubscribe(emulator, admin, seeded=5000, subscriber_id=3500)
     second = traced_read(traffic, cfg, cat, first.final_state())
     rows = subscription_keys(second.records["subscriptions"])
     assert rows[(3500, 1)] == "confirmed"
@@ -232,12 +241,7 @@ def test_given_a_listmonk_that_refuses_the_digest_check_then_every_subscriber_is
     emulator: EmulatorServer, admin: ListmonkClient, monkeypatch: pytest.MonkeyPatch, traffic: Traffic,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    emulator.seed(2500, list_ids=(1,))
-    admin.change_subscriptions([1500], "unsubscribe", [1])
-    cfg = config(emulator, page_size=500)
-    cat = catalog("subscriptions")
-    first = read(cfg, cat)
-    admin.change_subscriptions([1500], "add", [1], status="confirmed")  # silent
+    cfg, cat, first = read_before_a_silent_resubscribe(emulator, admin, seeded=2500, subscriber_id=1500)
 
     def refused(client: ListmonkClient, *_: Any) -> set[int]:
         # As a listmonk that checks `query` more strictly would: a 400 for the check's SQL.
