@@ -35,10 +35,14 @@ from listmonk_client.errors import ListmonkError, RequestRejected
 MIN_ROWS = 50
 # Profile rewrites are gathered across batches up to this many rows (listmonk commits an import 10,000 rows at a
 # time), or for this long, before they go as one import: listmonk emails its admins after every import, and a
-# re-sync with 1% changed would otherwise run one small import per batch. New subscribers go at once, one import
-# per batch, so that an initial load is committed (and its STATEs passed on) as it goes.
+# re-sync with 1% changed would otherwise run one small import per batch.
 IMPORT_ROWS = 10_000
 GATHER_SECONDS = 10.0
+# New subscribers go with the next import, which starts as soon as the running one ends. While an import runs, the
+# batches planned meanwhile may wait to join that next one, as long as it stays within this many rows with one
+# more batch: an initial load of 1,000,000 at the default batch size makes about 50 imports (and notices) rather
+# than 100. A gathered row costs about 1.3 KB until its import ends.
+NEW_IMPORT_ROWS = 20_000
 _BUSY = "already running"
 _SKIPPED_LINE = re.compile(r"skipping line (\d+): ([^:\[]+)")
 BUSY_WAIT_SECONDS = 600.0
@@ -137,11 +141,11 @@ class _PendingImport:
 
 class BulkImporter:
     """Runs imports one at a time (as listmonk requires). Profile rewrites are gathered per list, across batches,
-    until there are `IMPORT_ROWS` of them or the oldest has waited `GATHER_SECONDS`; new subscribers go at once.
-    An import may still be running when `submit` returns, so the next batch's records are read, mapped, looked up
-    and planned meanwhile (all but those `in_flight` names). `settle` sends what is gathered and waits until
-    listmonk holds it all; the sync calls it before a STATE and before a lookup that must see those rows. `wait`
-    only waits for the running import."""
+    until there are `IMPORT_ROWS` of them or the oldest has waited `GATHER_SECONDS`; new subscribers go with the
+    next import, gathered meanwhile where `gathers` says so. An import may still be running when `submit` returns,
+    so the next batch's records are read, mapped, looked up and planned meanwhile (all but those `in_flight`
+    names). `settle` sends what is gathered and waits until listmonk holds it all; the sync calls it before a STATE
+    and before a lookup that must see those rows. `wait` only waits for the running import."""
 
     def __init__(
         self, client: ListmonkClient, timings: Optional[Timings] = None, import_rows: int = IMPORT_ROWS,
@@ -162,9 +166,10 @@ class BulkImporter:
         # only costs a few more polls.
         self._rates: dict[str, float] = {}
 
-    def submit(self, plans: Sequence[Plan]) -> tuple[set[int], list[tuple[Plan, str]]]:
-        """Takes the eligible plans (sent now or later); returns the positions handed to the importer and the rows
-        listmonk skipped in the imports that finished meanwhile."""
+    def submit(self, plans: Sequence[Plan], gather_new: bool = False) -> tuple[set[int], list[tuple[Plan, str]]]:
+        """Takes the eligible plans (sent now or later; with `gather_new`, as `gathers` said, new subscribers wait
+        for the next import); returns the positions handed to the importer and the rows listmonk skipped in the
+        imports that finished meanwhile."""
         prepared_for, grouped, files = self._prepared
         self._prepared = _NOTHING_PREPARED
         if plans is not prepared_for:
@@ -177,22 +182,59 @@ class BulkImporter:
             self._gathered_since.setdefault(group, time.monotonic())
             self._gathered.setdefault(group, []).extend(members)
             handled.update(p.position for p in members)
+        if gather_new:  # nothing is sent: that would wait for the running import
+            return handled, rejected
         overdue = time.monotonic() - self._gather_seconds
         for group in [g for g, members in self._gathered.items()
                       if g[0] == "create" or len(members) >= self._import_rows or self._gathered_since[g] <= overdue]:
             rejected.extend(self._send(group, files.get(group)))
         return handled, rejected
 
-    def prepare(self, plans: Sequence[Plan]) -> None:
-        """Groups `plans` and makes the files of the imports of new subscribers that `submit(plans)` will start,
-        while the running import finishes: listmonk is idle from its end until the next one starts."""
+    def gathers(self, plans: Sequence[Plan], lead_seconds: float) -> bool:
+        """Whether `plans` had better join the import after the running one than wait for it: they are all new
+        subscribers the importer carries, they fit in that import, and the running import still has more than
+        `lead_seconds` (how long the sync takes to plan a batch) to go at the fastest pace of its kind. Later
+        batches can then join too, and listmonk still never waits for the sync."""
+        pending = self._pending
+        rate = self._rates.get(pending.kind) if pending is not None else None
+        if pending is None or not rate:
+            return False
+        if pending.started + len(pending.members) / rate - time.monotonic() <= lead_seconds:
+            return False
         grouped = _groups(plans)
-        files = {group: _ImportFile(members, *_import_file(members, *group)) for group, members in grouped.items()
-                 if group[0] == "create" and len(members) >= MIN_ROWS}
+        carried = 0
+        for group, members in grouped.items():
+            if group[0] != "create" or len(members) < MIN_ROWS:
+                return False
+            if len(self._gathered.get(group, ())) + 2 * len(members) > NEW_IMPORT_ROWS:  # the next batch's too
+                return False
+            carried += len(members)
+        if carried != sum(1 for p in plans if p.ops):
+            return False
+        self._prepared = (plans, grouped, {})
+        return True
+
+    def prepare(self, plans: Sequence[Plan]) -> None:
+        """Groups `plans` and makes the files of the imports of new subscribers that `submit(plans)` will start
+        (with those gathered before), while the running import finishes: listmonk is idle from its end until the
+        next one starts."""
+        grouped = _groups(plans)
+        files: dict[_GroupKey, _ImportFile] = {}
+        for group, members in grouped.items():
+            if group[0] == "create" and len(members) >= MIN_ROWS:
+                rows = self._gathered.get(group, []) + members
+                files[group] = _ImportFile(rows, *_import_file(rows, *group))
         self._prepared = (plans, grouped, files)
 
     def busy(self) -> bool:
         return self._pending is not None or bool(self._gathered)
+
+    def first_in_flight(self) -> Optional[int]:
+        """The lowest position of a row listmonk may not hold yet (gathered, or in the running import)."""
+        firsts = [min(p.position for p in members) for members in self._gathered.values() if members]
+        if self._pending is not None and self._pending.members:
+            firsts.append(min(p.position for p in self._pending.members))
+        return min(firsts, default=None)
 
     def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
         """Keys and emails of the rows listmonk may not hold yet: gathered, or in the running import."""

@@ -67,6 +67,7 @@ class SubscriberSync:
         # The records of writes listmonk may still lose to a restart (a running import), to plan them again.
         self._unsettled: dict[int, Desired] = {}
         self._lost_imports_in_a_row = 0
+        self._last_write_at = time.monotonic()  # when the last batch's writes were started (or gathered)
         self._snapshot: Optional[Snapshot] = None
         self._loader: Optional[BackgroundExport] = None
         self._loader_started_after = 0  # records seen when the export started
@@ -92,6 +93,10 @@ class SubscriberSync:
     def run(self, staged: Iterable[Staged]) -> Iterator[AirbyteMessage]:
         try:
             yield from self._run(staged)
+        except Exception:
+            # STATEs whose records are all committed go out even when a later write fails: a retry resumes there.
+            yield from self._pass_ready_states()
+            raise
         finally:
             if self._loader is not None:  # the sync ended (or failed) before it needed the export
                 self._loader.cancel()
@@ -131,14 +136,14 @@ class SubscriberSync:
             self._buffer = buffered[end:]
         for start in range(0, end, size):
             with self._timings.span("plan"):
-                latest, plans = self._plan_batch(buffered[start:min(start + size, end)],
-                                                 len(buffered) - start if final else None)
+                latest, plans, gather = self._plan_batch(buffered[start:min(start + size, end)],
+                                                         len(buffered) - start if final else None)
             # Planning waited for the previous import: the STATEs it held go out before this batch's writes,
             # which may fail. The audit goes out first, so a policy failure comes after its reasons.
             yield from self._audit.drain()
             self._enforce_rejection_policy()
             yield from self._pass_ready_states()
-            self._write_batch(latest, plans)
+            self._write_batch(latest, plans, gather)
             self._planned_through = buffered[min(start + size, end) - 1].position
             self._audit.progress()
         self._planned_up_to_buffer()  # records dropped as unchanged while read ahead may follow the last planned
@@ -153,21 +158,32 @@ class SubscriberSync:
         yield from ready
 
     def _settle(self, everything: bool = True) -> None:
+        if everything and self._writer.busy():
+            # The running import first: the STATEs it completes are ready before the gathered rows are sent, which
+            # may fail.
+            self._settle_writes(everything=False)
+        self._settle_writes(everything)
+
+    def _settle_writes(self, everything: bool) -> None:
         while True:
             for failed_plan, reason in self._writer.settle(everything):
                 self._refused(failed_plan, reason)
             if not self._redo_lost_writes():
                 break
-        if self._writer.busy():  # rows still gathered for a later import: keep only what it may need to redo
+        first_in_flight = self._writer.first_in_flight()
+        if first_in_flight is not None:  # rows still gathered for a later import: keep only what it may need to redo
             keys = self._writer.in_flight()[0]
             self._unsettled = {position: item for position, item in self._unsettled.items() if item.key in keys}
-            return
-        self._unsettled.clear()
-        # Every write started is done now, the import included: the STATEs that follow planned records only
-        # follow committed ones. Those after records still read ahead wait for them.
+        else:
+            self._unsettled.clear()
+        # Every write started is done now but the gathered rows' (and their import's): the STATEs that follow planned
+        # records and come before those rows only follow committed ones. Those after records still read ahead wait
+        # for them.
+        last_committed = self._planned_through if first_in_flight is None else min(
+            self._planned_through, first_in_flight - 1)
         waiting = []
         for message, held_since, after in self._held_states:
-            if after > self._planned_through:
+            if after > last_committed:
                 waiting.append((message, held_since, after))
                 continue
             self._timings.state_released(held_since)
@@ -271,9 +287,9 @@ class SubscriberSync:
         self._found += len(self._lookup.by_key(keys))
 
     def _plan_batch(self, batch: list[Union[Desired, Rejected]],
-                    records_left: Optional[int]) -> tuple[dict[str, Desired], list[Plan]]:
-        """The batch's last record per key, and their plans; once the input has ended, `records_left` to plan,
-        this batch included."""
+                    records_left: Optional[int]) -> tuple[dict[str, Desired], list[Plan], bool]:
+        """The batch's last record per key, their plans, and whether they join the next import (see
+        `_plan_around_running_import`); once the input has ended, `records_left` to plan, this batch included."""
         latest: dict[str, Desired] = {}
         for item in batch:
             if isinstance(item, Rejected):
@@ -286,9 +302,11 @@ class SubscriberSync:
         if self._config.match_key != "email":
             self._one_claim_per_email(latest)
         self._use_snapshot_when_worth_it(records_left)
-        return latest, self._plan_around_running_import(list(latest.values()))
+        plans, gather = self._plan_around_running_import(list(latest.values()))
+        return latest, plans, gather
 
-    def _write_batch(self, latest: dict[str, Desired], plans: list[Plan]) -> None:
+    def _write_batch(self, latest: dict[str, Desired], plans: list[Plan], gather: bool) -> None:
+        self._last_write_at = time.monotonic()
         if self._config.dry_run:
             return
         written = self._written()
@@ -298,13 +316,13 @@ class SubscriberSync:
                     written.add(planned.key)
         # Only planned records can have writes to redo: those found unchanged in the export have no plan.
         self._unsettled.update((planned.position, latest[planned.key]) for planned in plans)
-        self._write_and_resolve(plans, self._unsettled)
+        self._write_and_resolve(plans, self._unsettled, gather)
         self._redo_lost_writes()  # an import of the batch that listmonk lost while the next one was started
 
-    def _write_and_resolve(self, plans: list[Plan], desired: dict[int, Desired]) -> None:
-        """Writes `plans` (of the records in `desired`, by position); refusals become rejections, and records
-        someone else created meanwhile are planned again, once."""
-        result = self._write(plans, desired)
+    def _write_and_resolve(self, plans: list[Plan], desired: dict[int, Desired], gather: bool = False) -> None:
+        """Writes `plans` (of the records in `desired`, by position; with `gather`, into the next import);
+        refusals become rejections, and records someone else created meanwhile are planned again, once."""
+        result = self._write(plans, desired, gather)
         for failed_plan, reason in result.rejected:
             self._refused(failed_plan, reason)
         if result.conflicts:
@@ -318,11 +336,12 @@ class SubscriberSync:
             for conflict in second.conflicts:
                 self._refused(conflict, "the email already belongs to another subscriber")
 
-    def _plan_around_running_import(self, desired: list[Desired]) -> list[Plan]:
+    def _plan_around_running_import(self, desired: list[Desired]) -> tuple[list[Plan], bool]:
         """Looks up and plans, while the previous batch's import still runs, every record that import (or the rows
         gathered for the next one) cannot have touched (neither its key nor its email is in it); the others once
         listmonk holds those rows, so that every lookup sees listmonk's state. Writes start only after the running
-        import has finished."""
+        import has finished, but for new subscribers only, which join the next import when the running one will
+        still run longer than this batch took to read and plan: whether they do."""
         keys, emails = self._writer.in_flight()
         now: list[Desired] = []
         later: list[Desired] = []
@@ -330,11 +349,13 @@ class SubscriberSync:
             (later if item.key in keys or item.email in emails else now).append(item)
         plans = self._plan(now)
         if not later:
+            if self._writer.gathers(plans, time.monotonic() - self._last_write_at):
+                return plans, True
             self._writer.prepare(plans)
         self._settle(everything=bool(later))
         if later:
             plans = sorted(plans + self._plan(later), key=lambda p: p.position)
-        return plans
+        return plans, False
 
     def _start_export_when_due(self) -> None:
         if self._snapshot is not None or self._loader is not None:
@@ -405,9 +426,10 @@ class SubscriberSync:
                     item.key,
                 )
 
-    def _write(self, plans: list[Plan], desired: dict[int, Desired]) -> WriteResult:
+    def _write(self, plans: list[Plan], desired: dict[int, Desired], gather: bool = False) -> WriteResult:
         before = self._writer.concurrency.current
-        result = self._writer.execute(plans, lambda overwriting, what: self._recheck(overwriting, desired, what))
+        result = self._writer.execute(plans, lambda overwriting, what: self._recheck(overwriting, desired, what),
+                                      gather)
         after = self._writer.concurrency.current
         if after != before:
             reason = "listmonk pushed back (429/5xx retried)" if after < before else "no pushback"

@@ -64,7 +64,8 @@ class Writer:
         self.concurrency = AdaptiveConcurrency(concurrency)
         self._bulk = bulk
 
-    def execute(self, plans: Sequence[Plan], recheck: Optional[Recheck] = None) -> WriteResult:
+    def execute(self, plans: Sequence[Plan], recheck: Optional[Recheck] = None, gather: bool = False) -> WriteResult:
+        """Sends the plans' operations; with `gather`, as `gathers(plans)` said, they join the next import."""
         result = WriteResult()
         failed: set[int] = set()
         created: dict[int, int] = {}
@@ -104,7 +105,7 @@ class Writer:
 
         imported: set[int] = set()
         if self._bulk is not None:
-            imported, skipped_rows = self._bulk.submit(plans)
+            imported, skipped_rows = self._bulk.submit(plans, gather_new=gather)
             result.rejected.extend(skipped_rows)
             failed.update(plan.position for plan, _ in skipped_rows)
         rest = [p for p in plans if p.position not in imported]
@@ -137,6 +138,15 @@ class Writer:
     def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
         """Keys and emails of the subscribers a still-running or gathered write (a bulk import) may be changing."""
         return self._bulk.in_flight() if self._bulk is not None else (frozenset(), frozenset())
+
+    def first_in_flight(self) -> Optional[int]:
+        """The lowest position of a record whose write may still be running or be gathered (None: there is none)."""
+        return self._bulk.first_in_flight() if self._bulk is not None else None
+
+    def gathers(self, plans: Sequence[Plan], lead_seconds: float) -> bool:
+        """Whether `plans` are better sent with the next bulk import than after waiting for the running one (see
+        BulkImporter.gathers); if so, `execute(plans, gather=True)` sends nothing yet."""
+        return self._bulk is not None and self._bulk.gathers(plans, lead_seconds)
 
     def prepare(self, plans: Sequence[Plan]) -> None:
         """Gets ready, while a bulk import still runs, what `execute(plans)` will send when it has finished."""

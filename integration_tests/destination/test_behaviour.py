@@ -334,6 +334,54 @@ def test_given_bulk_imports_overlapping_the_next_batch_when_an_import_fails_then
     assert len(held) == 400 and all(subscriptions(s) == {news.id: "unconfirmed"} for s in held.values())
 
 
+def slow_imports_of_batches_of_100(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str, **faults: Any
+) -> tuple[Any, dict[str, Any]]:
+    """A list to load new subscribers onto, batches of 100 by import, and imports far slower than a batch's plan."""
+    news = client.create_list(f"news-{domain}")
+    emulator.set_faults(import_delay_ms=1000, **faults)
+    return news, config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 100, "bulk_import": True})
+
+
+def assert_all_subscribed(client: ListmonkClient, domain: str, list_id: int, count: int) -> None:
+    held = subscribers_of(client, domain)
+    assert len(held) == count and all(subscriptions(s) == {list_id: "unconfirmed"} for s in held.values())
+
+
+def test_given_new_subscribers_planned_while_an_import_runs_then_they_join_the_next_import_and_states_follow_commits(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news, settings = slow_imports_of_batches_of_100(listmonk, emulator, client, domain)
+    emulator.reset_stats()
+    held_at_states = []
+    for message in DestinationListmonk().write(settings, catalog(), with_states(contacts(domain, 600), every=100)):
+        if message.state is not None:
+            held_at_states.append((message.state.stream.stream_state.marker, len(subscribers_of(client, domain))))
+    # The first batch goes at once; the second waits for it (no pace to go by yet); the other four join one import.
+    assert emulator.stats()["by_route"]["POST /api/import/subscribers"] == 3
+    assert [marker for marker, _ in held_at_states] == [100, 200, 300, 400, 500, 600, 600]
+    assert all(held >= marker for marker, held in held_at_states)
+    assert_all_subscribed(client, domain, news.id, 600)
+
+
+def test_given_batches_gathered_for_the_next_import_when_it_fails_then_the_states_committed_before_still_come(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    # The third import (the four last batches, gathered while the second ran) is refused.
+    news, settings = slow_imports_of_batches_of_100(
+        listmonk, emulator, client, domain, fail_after_writes=2, fail_status=500, method="POST")
+    records = contacts(domain, 600)
+    emitted: list[Any] = []
+    with pytest.raises(Exception):
+        for message in DestinationListmonk().write(settings, catalog(), with_states(records, every=100)):
+            emitted.append(message)
+    assert [m.state.stream.stream_state.marker for m in emitted if m.state is not None] == [100, 200]
+    assert len(subscribers_of(client, domain)) == 200
+    emulator.clear_faults()
+    write(settings, with_states(records[200:], every=100))
+    assert_all_subscribed(client, domain, news.id, 600)
+
+
 def test_given_two_keys_claiming_one_email_then_second_is_rejected_with_the_owner_named(
     listmonk: Any, client: ListmonkClient, domain: str
 ) -> None:

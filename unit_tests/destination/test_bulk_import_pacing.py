@@ -1,5 +1,6 @@
-"""The importer keeps listmonk busy: the next import's file is made before the running one ends (`prepare`), and
-the end of an import is polled for when it is due. Neither may change what is imported."""
+"""The importer keeps listmonk busy: the next import's file is made before the running one ends (`prepare`), the
+end of an import is polled for when it is due, and new subscribers planned while an import runs may join the next
+one (`gathers`). None of it may change what is imported."""
 
 from __future__ import annotations
 
@@ -100,3 +101,51 @@ def test_given_an_import_as_large_as_the_last_then_its_end_is_polled_for_when_du
     first, second, other_kind = listmonk.waits
     # The first import of a kind has no pace to go by; the next is expected to take about as long.
     assert first == 0 and 0.2 < second < 1.0 and other_kind == 0
+
+
+def emails_of(csv_text: str) -> list[str]:
+    return [line.split(",", 1)[0] for line in csv_text.splitlines()[1:]]
+
+
+def test_given_new_subscribers_planned_while_an_import_runs_then_they_join_the_next_one() -> None:
+    listmonk = Listmonk(seconds=0.3)
+    importer = BulkImporter(listmonk)  # type: ignore[arg-type]
+    first, second, third, fourth = ([create(100 * k + i, (1,), False) for i in range(MIN_ROWS)] for k in range(4))
+    assert not importer.gathers(first, lead_seconds=0.0)  # nothing runs
+    importer.submit(first)
+    assert not importer.gathers(second, lead_seconds=0.0)  # the first import of a kind has no pace to go by
+    importer.wait()
+    importer.submit(second)
+    # The running import has about 0.3 s to go: worth joining the next one unless the sync needs longer than that.
+    assert not importer.gathers(third, lead_seconds=5.0)
+    assert importer.gathers(third, lead_seconds=0.01)
+    importer.submit(third, gather_new=True)
+    assert len(listmonk.started) == 2 and importer.first_in_flight() == second[0].position
+    importer.prepare(fourth)
+    importer.wait()
+    importer.submit(fourth)
+    importer.settle()
+    assert [emails_of(text) for _, text in listmonk.started] == [
+        [p.key for p in batch] for batch in (first, second, third + fourth)
+    ]
+    assert importer.first_in_flight() is None
+
+
+def test_given_anything_but_new_subscribers_the_importer_carries_then_the_batch_waits_for_the_running_import(
+    monkeypatch: Any,
+) -> None:
+    listmonk = Listmonk(seconds=0.3)
+    importer = BulkImporter(listmonk)  # type: ignore[arg-type]
+    importer.submit([create(i, (1,), False) for i in range(MIN_ROWS)])
+    importer.wait()
+    importer.submit([create(100 + i, (1,), False) for i in range(MIN_ROWS)])
+    new = [create(200 + i, (1,), False) for i in range(MIN_ROWS)]
+    patch = Plan(300, "p@example.com", "update", (PatchSubscriber(7, {"name": "P"}),))
+    assert not importer.gathers(new + [patch], lead_seconds=0.0)
+    assert not importer.gathers(new + [rewrite(301, (1,))] * MIN_ROWS, lead_seconds=0.0)
+    assert not importer.gathers(new[:MIN_ROWS - 1], lead_seconds=0.0)  # too few for an import of their own
+    monkeypatch.setattr("destination_listmonk.bulk_import.NEW_IMPORT_ROWS", 2 * MIN_ROWS - 1)
+    assert not importer.gathers(new, lead_seconds=0.0)  # this batch and one like it would not fit
+    monkeypatch.setattr("destination_listmonk.bulk_import.NEW_IMPORT_ROWS", 2 * MIN_ROWS)
+    assert importer.gathers(new + [Plan(400, "same@example.com", "unchanged")], lead_seconds=0.0)
+    importer.settle()
