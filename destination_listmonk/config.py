@@ -255,9 +255,9 @@ class Advanced(BaseModel):
             "certainly new or certainly unchanged need no lookup call; the rest are looked up as usual. `auto` starts "
             "reading it in the background once a sync has covered a 22nd of listmonk's subscribers (up to 2,000,000 of them) "
             "and switches to it once in, at an 11th at the latest, where reading the export costs what the lookups "
-            "it saves would; small syncs never pay for it. A full-refresh stream starts it at the first batch and "
-            "waits for it once one lookup call of that batch's first records shows a re-sync (most of them already "
-            "in listmonk). Applies when matching on email."
+            "it saves would; small syncs never pay for it. A full-refresh stream starts it after 1,000 records (or "
+            "its first batch, if smaller) and waits for it once one lookup call of the first batch's first records "
+            "shows a re-sync (most of them already in listmonk). Applies when matching on email."
         ),
         json_schema_extra={"order": 4},
     )

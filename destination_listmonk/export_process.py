@@ -6,8 +6,9 @@ while the rest streams.
 
 A fork, not a fresh interpreter: the child keeps the parent's string hash, which the table's keys are made of, and
 starts in no time. A fork copies only the thread that calls it, so a lock another thread held would stay held in
-the child forever: the export only goes to a child process while the sync runs no other thread (as when the export
-starts at a first batch), and to a thread (snapshot.SnapshotLoader) otherwise.
+the child forever: the export only goes to a child process while the sync runs no other thread (as when a
+full-refresh sync starts it early, before its first batch is written), and to a thread (snapshot.SnapshotLoader)
+otherwise.
 """
 
 from __future__ import annotations

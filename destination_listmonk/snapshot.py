@@ -30,6 +30,10 @@ _FILTER_BITS = 1 << 27  # 16 MB: about 0.02% false positives at 1,000,000 writte
 EXPORT_COST_IN_LOOKUPS = 11
 # The picture of this many subscribers stays near 100 MB; beyond it the sync keeps looking records up.
 AUTO_MAX_SUBSCRIBERS = 2_000_000
+# A full-refresh write starts the export after this many records (or a batch, if fewer) rather than a whole batch:
+# a re-sync waits for the export, and a batch of 10,000 takes the sync about 0.2 s to read, a tenth of a no-change
+# re-sync of 100,000. A sync smaller than this never pays for it.
+WHOLE_DATASET_START_RECORDS = 1_000
 
 
 _Row = Sequence[Optional[str]]
@@ -372,11 +376,11 @@ class SnapshotPolicy:
     twice what its lookups cost.
 
     A stream read in full refresh brings everything its source holds on every sync. For such a write `auto`
-    starts the export at the first full batch, and waits for it from the moment the lookups show a re-sync: most
-    of the records looked up already in listmonk, `probe_records` of them at least (one lookup call of the first
-    batch's records is enough). The rest of the sync is then likely as large as what listmonk holds. Whatever
-    the mode's reason to wait, at the end of the input it waits only if the records left to plan would cost more
-    in lookups than the rest of the export."""
+    starts the export after `start_records` (WHOLE_DATASET_START_RECORDS, or a batch if fewer), and waits for it
+    from the moment the lookups show a re-sync: most of the records looked up already in listmonk, `probe_records`
+    of them at least (one lookup call of the first batch's records is enough). The rest of the sync is then likely
+    as large as what listmonk holds. Whatever the mode's reason to wait, at the end of the input it waits only if
+    the records left to plan would cost more in lookups than the rest of the export."""
 
     def __init__(self, mode: str, min_records: int, whole_dataset: bool = False, probe_records: int = 0) -> None:
         self._mode = mode
@@ -384,6 +388,8 @@ class SnapshotPolicy:
         self._whole_dataset = whole_dataset
         self._probe_records = min(probe_records, min_records) if probe_records > 0 else min_records
         self._held: Optional[int] = None
+        # The records after which a full-refresh write's export may start (0: none such).
+        self.start_records = min(min_records, WHOLE_DATASET_START_RECORDS) if whole_dataset and mode == "auto" else 0
 
     @property
     def probes(self) -> bool:
@@ -399,7 +405,7 @@ class SnapshotPolicy:
         self._mode = "never"
 
     def start_due(self, records_seen: int, count_held: Callable[[], int]) -> bool:
-        if self._whole_dataset and self._mode == "auto" and records_seen >= self._min_records:
+        if self._whole_dataset and self._mode == "auto" and records_seen >= self.start_records:
             return self._count(count_held) <= AUTO_MAX_SUBSCRIBERS
         return self._worth(records_seen, 2 * EXPORT_COST_IN_LOOKUPS, count_held)
 

@@ -116,6 +116,8 @@ class SubscriberSync:
             if len(self._buffer) >= self._flush_at:
                 # A bulk import may still run when this returns: the next batch is read meanwhile.
                 yield from self._flush(settle=False)
+            elif item.position == self._snapshot_policy.start_records:  # a full refresh: the export starts early
+                self._start_export_when_due()
         yield from self._flush(settle=True, final=True)
         self._audit.info("timings", **self._timings.report())
         self._audit.finish()

@@ -78,6 +78,18 @@ def test_given_auto_snapshot_when_an_incremental_sync_reaches_an_11th_of_listmon
     assert subscriptions(subscribers_of(client, domain)[f"f5@{domain}"]) == {news.id: "unsubscribed"}
 
 
+def test_given_a_full_refresh_of_fewer_than_1000_records_then_it_never_reads_the_export(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 5000, "snapshot_lookup": "auto"})
+    people = contacts(domain, 999)
+    write(settings, with_states(people, every=999))
+    emulator.reset_stats()
+    run = write(settings, with_states(people, every=999))  # the harness's catalog reads the stream in full refresh
+    assert "GET /api/subscribers/export" not in emulator.stats()["by_route"] and run.summary["unchanged"] == 999
+
+
 def test_given_a_full_refresh_re_sync_when_auto_then_the_export_is_read_after_the_first_batch_and_nothing_else_looked_up(
     listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
 ) -> None:

@@ -19,8 +19,8 @@ from destination_listmonk.paths import canonical_numbers, drop_nulls
 from destination_listmonk.protection import Rules, plan
 from destination_listmonk import snapshot as snapshot_module
 from destination_listmonk.snapshot import (
-    AUTO_MAX_SUBSCRIBERS, LoadCancelled, MalformedExport, Snapshot, SnapshotLoader, SnapshotPolicy, Verdict, _Table,
-    fingerprint,
+    AUTO_MAX_SUBSCRIBERS, WHOLE_DATASET_START_RECORDS, LoadCancelled, MalformedExport, Snapshot, SnapshotLoader,
+    SnapshotPolicy, Verdict, _Table, fingerprint,
 )
 from listmonk_emulator.gojson import go_number, go_values
 from listmonk_client.errors import ConnectionFailed
@@ -176,10 +176,14 @@ def test_auto_snapshot_is_never_taken_of_a_listmonk_too_big_to_hold_and_the_fixe
     assert huge.calls == 0
 
 
-def test_auto_snapshot_of_a_full_refresh_starts_at_the_first_batch_and_is_waited_for_once_a_batch_shows_a_resync() -> None:
+def test_auto_snapshot_of_a_full_refresh_starts_after_1000_records_and_is_waited_for_once_a_batch_shows_a_resync(
+) -> None:
     policy, count = SnapshotPolicy("auto", min_records=5000, whole_dataset=True), CountingHeld(1_000_000)
-    assert not policy.start_due(4999, count) and count.calls == 0
-    assert policy.start_due(5000, count)
+    assert policy.start_records == WHOLE_DATASET_START_RECORDS == 1000
+    assert not policy.start_due(999, count) and count.calls == 0
+    assert policy.start_due(1000, count)
+    # A batch smaller than that: the first batch.
+    assert SnapshotPolicy("auto", min_records=100, whole_dataset=True).start_records == 100
     # Waited for only once a full batch was looked up and at least half of it was in listmonk.
     assert [policy.wait_due(10_000, count, found, looked) for found, looked in
             ((0, 0), (4999, 4999), (2499, 5000), (2500, 5000), (9000, 10_000))] == [False, False, False, True, True]
@@ -188,6 +192,7 @@ def test_auto_snapshot_of_a_full_refresh_starts_at_the_first_batch_and_is_waited
     assert mostly_new.wait_due(100_000, count, 100, 100_000)
     incremental = SnapshotPolicy("auto", min_records=5000)
     assert not incremental.start_due(5000, count) and not incremental.wait_due(10_000, count, 10_000, 10_000)
+    assert incremental.start_records == 0 == SnapshotPolicy("always", 5000, whole_dataset=True).start_records
     huge = SnapshotPolicy("auto", min_records=10, whole_dataset=True)
     assert not huge.start_due(10**6, CountingHeld(AUTO_MAX_SUBSCRIBERS + 1))
     assert count.calls == 3  # once a policy
