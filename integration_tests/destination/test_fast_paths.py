@@ -128,8 +128,9 @@ def test_given_a_full_refresh_re_sync_when_auto_then_one_lookup_call_probes_the_
     if client.count_subscribers() < 6000:  # so that the cost rule alone would look the first batch up
         emulator.seed(6000, email_prefix="other", domain=f"others-{domain}")
     # Enough records that, once they are all in, the records left would cost more in lookups than the export of
-    # everyone listmonk holds: it is waited for, whenever the input ends.
-    people = contacts(domain, max(1500, math.ceil((client.count_subscribers() + 2000) / 5500) * 500))
+    # everyone listmonk holds, themselves included (11 x people >= held + people): it is waited for, whenever the
+    # input ends.
+    people = contacts(domain, max(1500, math.ceil((client.count_subscribers() + 2000) / 5000) * 500))
     settings = config(listmonk, advanced={"batch_size": 500, "lookup_keys_per_call": 50, "snapshot_lookup": "never"})
     write(settings, with_states(people, every=500))
     people[700] = {**people[700], "name": "Changed"}
