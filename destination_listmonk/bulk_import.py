@@ -202,6 +202,7 @@ class BulkImporter:
         if pending.started + len(pending.members) / rate - time.monotonic() <= lead_seconds:
             return False
         grouped = _groups(plans)
+        self._prepared = (plans, grouped, {})  # kept for `prepare` or `submit` of the same plans
         carried = 0
         for group, members in grouped.items():
             if group[0] != "create" or len(members) < MIN_ROWS:
@@ -209,16 +210,15 @@ class BulkImporter:
             if len(self._gathered.get(group, ())) + 2 * len(members) > NEW_IMPORT_ROWS:  # the next batch's too
                 return False
             carried += len(members)
-        if carried != sum(1 for p in plans if p.ops):
-            return False
-        self._prepared = (plans, grouped, {})
-        return True
+        return carried == sum(1 for p in plans if p.ops)
 
     def prepare(self, plans: Sequence[Plan]) -> None:
         """Groups `plans` and makes the files of the imports of new subscribers that `submit(plans)` will start
         (with those gathered before), while the running import finishes: listmonk is idle from its end until the
         next one starts."""
-        grouped = _groups(plans)
+        prepared_for, grouped, _ = self._prepared
+        if plans is not prepared_for:  # not grouped by `gathers` already
+            grouped = _groups(plans)
         files: dict[_GroupKey, _ImportFile] = {}
         for group, members in grouped.items():
             if group[0] == "create" and len(members) >= MIN_ROWS:

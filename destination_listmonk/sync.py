@@ -102,6 +102,7 @@ class SubscriberSync:
                 self._loader.cancel()
 
     def _run(self, staged: Iterable[Staged]) -> Iterator[AirbyteMessage]:
+        export_early_at = self._snapshot_policy.start_records  # read once: the loop runs once a record
         for item in staged:
             if isinstance(item, AirbyteMessage):  # a STATE, stamped with its records' count
                 yield from self._flush(settle=False)
@@ -116,7 +117,7 @@ class SubscriberSync:
             if len(self._buffer) >= self._flush_at:
                 # A bulk import may still run when this returns: the next batch is read meanwhile.
                 yield from self._flush(settle=False)
-            elif item.position == self._snapshot_policy.start_records:  # a full refresh: the export starts early
+            elif item.position == export_early_at:  # a full refresh: the export starts early
                 self._start_export_when_due()
         yield from self._flush(settle=True, final=True)
         self._audit.info("timings", **self._timings.report())
