@@ -142,10 +142,11 @@ class _PendingImport:
 class BulkImporter:
     """Runs imports one at a time (as listmonk requires). Profile rewrites are gathered per list, across batches,
     until there are `IMPORT_ROWS` of them or the oldest has waited `GATHER_SECONDS`; new subscribers go with the
-    next import, gathered meanwhile where `gathers` says so. An import may still be running when `submit` returns,
-    so the next batch's records are read, mapped, looked up and planned meanwhile (all but those `in_flight`
-    names). `settle` sends what is gathered and waits until listmonk holds it all; the sync calls it before a STATE
-    and before a lookup that must see those rows. `wait` only waits for the running import."""
+    next import. A batch whose writes all wait so need not wait for the running import (`gathers`). An import may
+    still be running when `submit` returns, so the next batch's records are read, mapped, looked up and planned
+    meanwhile (all but those `in_flight` names). `settle` sends what is gathered and waits until listmonk holds it
+    all; the sync calls it before a STATE and before a lookup that must see those rows. `wait` only waits for the
+    running import."""
 
     def __init__(
         self, client: ListmonkClient, timings: Optional[Timings] = None, import_rows: int = IMPORT_ROWS,
@@ -166,9 +167,9 @@ class BulkImporter:
         # only costs a few more polls.
         self._rates: dict[str, float] = {}
 
-    def submit(self, plans: Sequence[Plan], gather_new: bool = False) -> tuple[set[int], list[tuple[Plan, str]]]:
-        """Takes the eligible plans (sent now or later; with `gather_new`, as `gathers` said, new subscribers wait
-        for the next import); returns the positions handed to the importer and the rows listmonk skipped in the
+    def submit(self, plans: Sequence[Plan], gather: bool = False) -> tuple[set[int], list[tuple[Plan, str]]]:
+        """Takes the eligible plans (sent now or later; with `gather`, as `gathers` said, all wait for a later
+        import); returns the positions handed to the importer and the rows listmonk skipped in the
         imports that finished meanwhile."""
         prepared_for, grouped, files = self._prepared
         self._prepared = _NOTHING_PREPARED
@@ -182,7 +183,7 @@ class BulkImporter:
             self._gathered_since.setdefault(group, time.monotonic())
             self._gathered.setdefault(group, []).extend(members)
             handled.update(p.position for p in members)
-        if gather_new:  # nothing is sent: that would wait for the running import
+        if gather:  # nothing is sent: that would wait for the running import
             return handled, rejected
         overdue = time.monotonic() - self._gather_seconds
         for group in [g for g, members in self._gathered.items()
@@ -191,10 +192,11 @@ class BulkImporter:
         return handled, rejected
 
     def gathers(self, plans: Sequence[Plan], lead_seconds: float) -> bool:
-        """Whether `plans` had better join the import after the running one than wait for it: they are all new
-        subscribers the importer carries, they fit in that import, and the running import still has more than
-        `lead_seconds` (how long the sync takes to plan a batch) to go at the fastest pace of its kind. Later
-        batches can then join too, and listmonk still never waits for the sync."""
+        """Whether `plans` had better join a later import than wait for the running one: the importer carries all
+        their writes, none of them is due to be sent now (new subscribers fit in the next import with one more
+        batch; profile rewrites leave their gathering short of `import_rows` rows and of `gather_seconds`), and the
+        running import still has more than `lead_seconds` (how long the sync takes to plan a batch) to go at the
+        fastest pace of its kind. Later batches can then join too, and listmonk still never waits for the sync."""
         pending = self._pending
         rate = self._rates.get(pending.kind) if pending is not None else None
         if pending is None or not rate:
@@ -203,11 +205,16 @@ class BulkImporter:
             return False
         grouped = _groups(plans)
         self._prepared = (plans, grouped, {})  # kept for `prepare` or `submit` of the same plans
+        overdue = time.monotonic() - self._gather_seconds
         carried = 0
         for group, members in grouped.items():
-            if group[0] != "create" or len(members) < MIN_ROWS:
+            gathered = len(self._gathered.get(group, ()))
+            if len(members) < MIN_ROWS:
                 return False
-            if len(self._gathered.get(group, ())) + 2 * len(members) > NEW_IMPORT_ROWS:  # the next batch's too
+            if group[0] == "create" and gathered + 2 * len(members) > NEW_IMPORT_ROWS:  # the next batch's too
+                return False
+            if group[0] == "rewrite" and (gathered + len(members) >= self._import_rows
+                                          or self._gathered_since.get(group, overdue + 1) <= overdue):
                 return False
             carried += len(members)
         return carried == sum(1 for p in plans if p.ops)

@@ -343,8 +343,9 @@ class SubscriberSync:
         """Looks up and plans, while the previous batch's import still runs, every record that import (or the rows
         gathered for the next one) cannot have touched (neither its key nor its email is in it); the others once
         listmonk holds those rows, so that every lookup sees listmonk's state. Writes start only after the running
-        import has finished, but for new subscribers only, which join the next import when the running one will
-        still run longer than this batch took to read and plan: whether they do."""
+        import has finished, but for a batch whose writes all join a later import (new subscribers, gathered profile
+        rewrites) when the running one will still run longer than this batch took to read and plan: whether it
+        does."""
         keys, emails = self._writer.in_flight()
         now: list[Desired] = []
         later: list[Desired] = []

@@ -105,7 +105,7 @@ class Writer:
 
         imported: set[int] = set()
         if self._bulk is not None:
-            imported, skipped_rows = self._bulk.submit(plans, gather_new=gather)
+            imported, skipped_rows = self._bulk.submit(plans, gather=gather)
             result.rejected.extend(skipped_rows)
             failed.update(plan.position for plan, _ in skipped_rows)
         rest = [p for p in plans if p.position not in imported]

@@ -382,6 +382,41 @@ def test_given_batches_gathered_for_the_next_import_when_it_fails_then_the_state
     assert_all_subscribed(client, domain, news.id, 600)
 
 
+def test_given_profile_changes_planned_while_an_import_runs_then_the_sync_reads_on_and_states_follow_commits(
+    listmonk: Any, emulator: Any, client: ListmonkClient, domain: str
+) -> None:
+    news = client.create_list(f"news-{domain}")
+    settings = config(listmonk, target_lists=[str(news.id)], advanced={"batch_size": 100, "bulk_import": True})
+    write(settings, with_states(contacts(domain, 400), every=400))
+    emulator.set_faults(import_delay_ms=1000)
+    # 200 new subscribers (two imports, the second with a known pace), then 400 changed profiles.
+    records = [{"email": f"p{i}@{domain}", "name": f"Person {i}", "tier": "t1"} for i in range(400, 600)]
+    records += [{"email": f"p{i}@{domain}", "name": f"Person {i}", "tier": "t2"} for i in range(400)]
+    import_at_last_record: list[str] = []
+
+    def messages() -> Any:
+        for message in with_states(records, every=100):
+            if message.record is not None and message.record.data is records[-1]:
+                import_at_last_record.append(client.import_status().status)
+            yield message
+
+    committed_at_states = []
+    for message in DestinationListmonk().write(settings, catalog(), messages()):
+        if message.state is not None:
+            held = subscribers_of(client, domain)
+            marker = message.state.stream.stream_state.marker
+            committed_at_states.append((marker, sum(
+                1 for r in records[:marker] if r["email"] in held and held[r["email"]].attribs["tier"] == r["tier"])))
+    # The changed profiles' batches wait for a later import, so they are read and planned while the second runs.
+    assert import_at_last_record == ["importing"]
+    assert [marker for marker, _ in committed_at_states] == [100, 200, 300, 400, 500, 600, 600]
+    assert all(committed == marker for marker, committed in committed_at_states)
+    held = subscribers_of(client, domain)
+    assert {s.attribs["tier"] for s in held.values()} == {"t1", "t2"} and len(held) == 600
+    assert all(held[r["email"]].attribs["tier"] == r["tier"] for r in records)
+    assert all(subscriptions(s) == {news.id: "unconfirmed"} for s in held.values())
+
+
 def test_given_two_keys_claiming_one_email_then_second_is_rejected_with_the_owner_named(
     listmonk: Any, client: ListmonkClient, domain: str
 ) -> None:

@@ -119,7 +119,7 @@ def test_given_new_subscribers_planned_while_an_import_runs_then_they_join_the_n
     # The running import has about 0.3 s to go: worth joining the next one unless the sync needs longer than that.
     assert not importer.gathers(third, lead_seconds=5.0)
     assert importer.gathers(third, lead_seconds=0.01)
-    importer.submit(third, gather_new=True)
+    importer.submit(third, gather=True)
     assert len(listmonk.started) == 2 and importer.first_in_flight() == second[0].position
     importer.prepare(fourth)
     importer.wait()
@@ -131,7 +131,7 @@ def test_given_new_subscribers_planned_while_an_import_runs_then_they_join_the_n
     assert importer.first_in_flight() is None
 
 
-def test_given_anything_but_new_subscribers_the_importer_carries_then_the_batch_waits_for_the_running_import(
+def test_given_anything_the_importer_does_not_carry_then_the_batch_waits_for_the_running_import(
     monkeypatch: Any,
 ) -> None:
     listmonk = Listmonk(seconds=0.3)
@@ -142,10 +142,48 @@ def test_given_anything_but_new_subscribers_the_importer_carries_then_the_batch_
     new = [create(200 + i, (1,), False) for i in range(MIN_ROWS)]
     patch = Plan(300, "p@example.com", "update", (PatchSubscriber(7, {"name": "P"}),))
     assert not importer.gathers(new + [patch], lead_seconds=0.0)
-    assert not importer.gathers(new + [rewrite(301, (1,))] * MIN_ROWS, lead_seconds=0.0)
+    assert not importer.gathers(new + [rewrite(301, (1,))], lead_seconds=0.0)  # one rewrite is not worth an import
     assert not importer.gathers(new[:MIN_ROWS - 1], lead_seconds=0.0)  # too few for an import of their own
     monkeypatch.setattr("destination_listmonk.bulk_import.NEW_IMPORT_ROWS", 2 * MIN_ROWS - 1)
     assert not importer.gathers(new, lead_seconds=0.0)  # this batch and one like it would not fit
     monkeypatch.setattr("destination_listmonk.bulk_import.NEW_IMPORT_ROWS", 2 * MIN_ROWS)
     assert importer.gathers(new + [Plan(400, "same@example.com", "unchanged")], lead_seconds=0.0)
+    importer.settle()
+
+
+def running_import(importer: BulkImporter) -> None:
+    """Leaves an import of new subscribers running, one of its kind having finished before (so its pace is known)."""
+    importer.submit([create(i, (1,), False) for i in range(MIN_ROWS)])
+    importer.wait()
+    importer.submit([create(100 + i, (1,), False) for i in range(MIN_ROWS)])
+
+
+def test_given_profile_rewrites_planned_while_an_import_runs_then_they_wait_for_a_later_import_until_theirs_is_due(
+) -> None:
+    listmonk = Listmonk(seconds=0.3)
+    importer = BulkImporter(listmonk, import_rows=3 * MIN_ROWS)  # type: ignore[arg-type]
+    running_import(importer)
+    first, second, third = ([rewrite(1000 * k + i, (1,)) for i in range(MIN_ROWS)] for k in (1, 2, 3))
+    assert importer.gathers(first + [create(500, (1,), False)] * MIN_ROWS, lead_seconds=0.0)  # with new ones too
+    assert importer.gathers(first, lead_seconds=0.0)
+    importer.submit(first, gather=True)
+    assert importer.gathers(second, lead_seconds=0.0)
+    assert not importer.gathers(second, lead_seconds=5.0)  # the running import ends before the sync would be back
+    importer.submit(second, gather=True)
+    assert not importer.gathers(third, lead_seconds=0.0)  # with these, the rewrites' import is due: it is sent now
+    assert len(listmonk.started) == 2 and importer.first_in_flight() == 100
+    importer.submit(third)
+    importer.settle()
+    assert [emails_of(text) for _, text in listmonk.started][2:] == [[p.key for p in first + second + third]]
+
+
+def test_given_profile_rewrites_gathered_for_longer_than_allowed_then_the_next_batch_waits_for_the_running_import(
+) -> None:
+    listmonk = Listmonk(seconds=0.3)
+    importer = BulkImporter(listmonk, gather_seconds=0.0)  # type: ignore[arg-type]
+    running_import(importer)
+    first = [rewrite(1000 + i, (1,)) for i in range(MIN_ROWS)]
+    assert importer.gathers(first, lead_seconds=0.0)
+    importer.submit(first, gather=True)
+    assert not importer.gathers([rewrite(2000 + i, (1,)) for i in range(MIN_ROWS)], lead_seconds=0.0)
     importer.settle()
