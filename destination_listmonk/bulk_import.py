@@ -187,7 +187,7 @@ class BulkImporter:
             return handled, rejected
         overdue = time.monotonic() - self._gather_seconds
         for group in [g for g, members in self._gathered.items()
-                      if g[0] == "create" or len(members) >= self._import_rows or self._gathered_since[g] <= overdue]:
+                      if g[0] == "create" or self._rewrites_due(g, len(members), overdue)]:
             rejected.extend(self._send(group, files.get(group)))
         return handled, rejected
 
@@ -213,11 +213,16 @@ class BulkImporter:
                 return False
             if group[0] == "create" and gathered + 2 * len(members) > NEW_IMPORT_ROWS:  # the next batch's too
                 return False
-            if group[0] == "rewrite" and (gathered + len(members) >= self._import_rows
-                                          or self._gathered_since.get(group, overdue + 1) <= overdue):
+            if group[0] == "rewrite" and self._rewrites_due(group, gathered + len(members), overdue):
                 return False
             carried += len(members)
         return carried == sum(1 for p in plans if p.ops)
+
+    def _rewrites_due(self, group: _GroupKey, rows: int, overdue: float) -> bool:
+        """Whether a group's gathered profile rewrites, `rows` of them, go now: a full import, or gathered since
+        before `overdue`."""
+        since = self._gathered_since.get(group)
+        return rows >= self._import_rows or (since is not None and since <= overdue)
 
     def prepare(self, plans: Sequence[Plan]) -> None:
         """Groups `plans` and makes the files of the imports of new subscribers that `submit(plans)` will start
