@@ -8,9 +8,12 @@ does and records where each top-level value sits, which Go reports as `offset`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional, Union
+
+import orjson
 
 _WS = " \t\n\r"
 
@@ -265,6 +268,9 @@ def dumps(value: Any) -> str:
     return json.dumps(go_values(value))
 
 
+_LONG_DIGITS = re.compile(rb"[0-9]{16}").search
+
+
 def _go_int(text: str) -> Union[int, float]:
     # Below 17 characters an integer is its own float64's shortest form; longer ones may not be.
     return int(text) if len(text) < 17 else go_number(int(text))
@@ -273,4 +279,12 @@ def _go_int(text: str) -> Union[int, float]:
 def loads_stored(text: Union[str, bytes]) -> Any:
     """A jsonb value read from PostgreSQL as listmonk reads it back into Go float64s: the integers PostgreSQL
     writes out in full for numbers Go wrote in 'e' notation (1e+21) come back as floats."""
+    # Every subscriber a listing returns is decoded here: orjson, unless a run of 16 digits (a long integer, or
+    # merely a long string or fraction) asks for the careful decoder.
+    raw = text.encode() if isinstance(text, str) else text
+    if _LONG_DIGITS(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
     return json.loads(text, parse_int=_go_int)

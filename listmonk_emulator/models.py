@@ -5,6 +5,7 @@ import re
 from typing import Any, Iterable, Optional
 
 from psycopg import Connection
+from psycopg.rows import tuple_row
 
 from listmonk_emulator.db import fetch_all
 from listmonk_emulator.web import ts, ts_pg
@@ -52,13 +53,9 @@ def list_json(row: dict[str, Any], statuses: Optional[dict[str, int]] = None, mi
     }
 
 
-def _subscription_json(row: dict[str, Any]) -> dict[str, Any]:
+def _list_in_subscriber_json(row: dict[str, Any]) -> dict[str, Any]:
     # Nested lists come out of PostgreSQL's JSON functions in listmonk, hence `+00:00`.
     return {
-        "subscription_status": row["sub_status"],
-        "subscription_created_at": ts_pg(row["sub_created_at"]),
-        "subscription_updated_at": ts_pg(row["sub_updated_at"]),
-        "subscription_meta": row["meta"],
         "id": row["id"],
         "uuid": str(row["uuid"]),
         "name": row["name"],
@@ -73,17 +70,29 @@ def _subscription_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def subscriptions_by_subscriber(conn: Connection[Any], ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-    rows = fetch_all(
-        conn,
-        """SELECT sl.subscriber_id, sl.status AS sub_status, sl.created_at AS sub_created_at,
-                  sl.updated_at AS sub_updated_at, sl.meta, l.*
-           FROM subscriber_lists sl JOIN lists l ON l.id = sl.list_id
-           WHERE sl.subscriber_id = ANY(%s) ORDER BY sl.subscriber_id, l.id""",
+    """Each subscriber's lists with its subscription to them, in list id order. A list's own fields are read and
+    shaped once, not once per subscription: that was a third of answering a lookup."""
+    rows = conn.cursor(row_factory=tuple_row).execute(
+        """SELECT subscriber_id, list_id, status, created_at, updated_at, meta FROM subscriber_lists
+           WHERE subscriber_id = ANY(%s) ORDER BY subscriber_id, list_id""",
         (list(set(ids)),),
-    )
+    ).fetchall()
+    if not rows:
+        return {}
+    lists = {row["id"]: _list_in_subscriber_json(row) for row in fetch_all(
+        conn, "SELECT * FROM lists WHERE id = ANY(%s)", (list({row[1] for row in rows}),))}
     out: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        out.setdefault(row["subscriber_id"], []).append(_subscription_json(row))
+    for subscriber_id, list_id, status, created_at, updated_at, meta in rows:
+        shown = lists.get(list_id)
+        if shown is None:  # deleted between the two reads, with its subscriptions
+            continue
+        out.setdefault(subscriber_id, []).append({
+            "subscription_status": status,
+            "subscription_created_at": ts_pg(created_at),
+            "subscription_updated_at": ts_pg(updated_at),
+            "subscription_meta": meta,
+            **shown,
+        })
     return out
 
 

@@ -107,7 +107,7 @@ def test_given_a_bad_content_length_after_a_good_request_when_answered_then_400_
         sock.sendall((good + bad).encode())
         answer = _read_to_eof(sock)
     first, _, second = answer.partition(b"HTTP/1.1 400 ")
-    assert first.startswith(b"HTTP/1.1 200 ") and b'{"data": true}' in first
+    assert first.startswith(b"HTTP/1.1 200 ") and b'{"data":true}' in first
     assert b"\r\nConnection: close" in second
 
 

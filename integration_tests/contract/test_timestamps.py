@@ -43,3 +43,11 @@ def test_given_any_datetime_when_formatting_then_same_as_strftime(value: datetim
 
 def test_given_none_when_formatting_then_none() -> None:
     assert (ts(None), ts_pg(None)) == (None, None)
+
+
+@pytest.mark.parametrize("zone", [ZoneInfo("America/New_York"), None])
+def test_given_both_folds_of_a_repeated_hour_when_formatting_then_each_its_own_instant(zone: Optional[tzinfo]) -> None:
+    # The two folds compare (and hash) equal: a cache of formatted values must still tell them apart.
+    first, second = (datetime(2026, 11, 1, 1, 30, fold=fold, tzinfo=zone) for fold in (0, 1))
+    for value in (first, second, first):
+        assert (ts(value), ts_pg(value)) == (_old_ts(value), _old_ts_pg(value))
