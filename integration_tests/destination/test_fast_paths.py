@@ -42,7 +42,10 @@ def test_given_auto_snapshot_when_an_incremental_sync_reaches_an_11th_of_listmon
     held_before = client.count_subscribers()
     # 100 records a batch; the export costs as much as looking up an 11th as many records as listmonk holds.
     start_batch, switch_batch = math.ceil(held_before / 2200), math.ceil(held_before / 1100)
-    people = contacts(domain, 100 * (switch_batch + 2))
+    # As many records again after the switch, and one batch more: the sync reads on while the export streams, and
+    # where the input ends first, the records left must cost more in lookups than all of the export, so that it is
+    # waited for however long it takes (a server holding more subscribers than the sync takes time).
+    people = contacts(domain, 100 * (2 * switch_batch + 1))
     # Imported by the batch before the export starts, still importing while it streams, changed at the end: the
     # export may or may not show it, so it must be looked up.
     again_at = 100 * (start_batch - 2) + 3
