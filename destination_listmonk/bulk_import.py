@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Sequence, Union
 
@@ -78,6 +78,14 @@ def _row_op(plan: Plan) -> Union[CreateSubscriber, RewriteProfile]:
     op = plan.ops[0]
     assert isinstance(op, (CreateSubscriber, RewriteProfile))
     return op
+
+
+def _forget(counts: Counter[str], value: str) -> None:
+    left = counts[value] - 1
+    if left:
+        counts[value] = left
+    else:
+        del counts[value]
 
 
 _GroupKey = tuple[str, tuple[int, ...], bool]  # kind, lists, preconfirm
@@ -160,6 +168,10 @@ class BulkImporter:
         self._gathered: dict[_GroupKey, list[Plan]] = {}
         self._gathered_since: dict[_GroupKey, float] = {}
         self._interrupted: list[Plan] = []
+        # How many of the rows gathered or in the running import have each key and email: kept as rows come and go,
+        # since the sync asks once a batch, and counting them afresh cost 1-2 s of a re-sync of 1,000,000.
+        self._keys_in_flight: Counter[str] = Counter()
+        self._emails_in_flight: Counter[str] = Counter()
         # What `prepare` made for the next `submit`: the plans it was given, grouped, and import files by group.
         self._prepared: _Prepared = _NOTHING_PREPARED
         # The fastest pace (rows a second) of this sync's imports of at least MIN_ROWS, by kind: when to poll for
@@ -183,6 +195,8 @@ class BulkImporter:
             self._gathered_since.setdefault(group, time.monotonic())
             self._gathered.setdefault(group, []).extend(members)
             handled.update(p.position for p in members)
+            self._keys_in_flight.update(p.key for p in members)
+            self._emails_in_flight.update(_row_op(p).email for p in members)
         if gather:  # nothing is sent: that would wait for the running import
             return handled, rejected
         overdue = time.monotonic() - self._gather_seconds
@@ -248,12 +262,10 @@ class BulkImporter:
             firsts.append(min(p.position for p in self._pending.members))
         return min(firsts, default=None)
 
-    def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Keys and emails of the rows listmonk may not hold yet: gathered, or in the running import."""
-        members = [p for group in self._gathered.values() for p in group]
-        if self._pending is not None:
-            members += self._pending.members
-        return frozenset(p.key for p in members), frozenset(_row_op(p).email for p in members)
+    def in_flight(self) -> tuple[AbstractSet[str], AbstractSet[str]]:
+        """Keys and emails of the rows listmonk may not hold yet: gathered, or in the running import. Live views,
+        which change as rows are gathered and imports end."""
+        return self._keys_in_flight.keys(), self._emails_in_flight.keys()
 
     def settle(self) -> list[tuple[Plan, str]]:
         """Sends every gathered row and waits until listmonk holds them; returns the rows listmonk skipped. An
@@ -269,6 +281,9 @@ class BulkImporter:
         if self._pending is None:
             return []
         pending, self._pending = self._pending, None
+        for plan in pending.members:
+            _forget(self._keys_in_flight, plan.key)
+            _forget(self._emails_in_flight, _row_op(plan).email)
         with self._timings.span("import_wait"):
             return self._finished(pending)
 

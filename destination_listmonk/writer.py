@@ -6,6 +6,7 @@ status are first handed to a re-check, which may take such changes out."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Optional, Sequence, TypeVar
@@ -135,7 +136,7 @@ class Writer:
         """Whether a write may still be running on listmonk or be gathered for an import; every other is done."""
         return self._bulk is not None and self._bulk.busy()
 
-    def in_flight(self) -> tuple[frozenset[str], frozenset[str]]:
+    def in_flight(self) -> tuple[AbstractSet[str], AbstractSet[str]]:
         """Keys and emails of the subscribers a still-running or gathered write (a bulk import) may be changing."""
         return self._bulk.in_flight() if self._bulk is not None else (frozenset(), frozenset())
 
