@@ -117,6 +117,8 @@ class CaseResult:
     # pages they still share count in both).
     child_peak_rss_kib: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    # CPU seconds the whole machine spent over the case (every process: a local listmonk's and its database's too).
+    machine_cpu_s: Optional[float] = None
 
 
 # -- measurement helpers (in the child) ---------------------------------------------------------------
@@ -175,6 +177,17 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def machine_busy_seconds() -> Optional[float]:
+    """CPU seconds all of the machine's cores have been busy since boot (/proc/stat), None where unknown."""
+    try:
+        with open("/proc/stat") as handle:
+            ticks = [int(value) for value in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal; guest time is within user already.
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 Body = Callable[[CaseSpec, Any], tuple[int, str, dict[str, Any]]]
 
 
@@ -183,14 +196,17 @@ def measured(spec: CaseSpec, body: Body, given: Any = None) -> CaseResult:
     clock."""
     rss_start = current_rss_kib()
     with counting_requests() as counter:
-        cpu_start, started = cpu_seconds(), time.perf_counter()
+        machine_start, cpu_start, started = machine_busy_seconds(), cpu_seconds(), time.perf_counter()
         records, outcome, details = body(spec, given)
-        # CPU next to wall time tells whether the client itself or the server (waiting on HTTP) is the bottleneck.
-        wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_start
+        # CPU next to wall time tells whether the client itself or the server (waiting on HTTP) is the bottleneck;
+        # the machine's, whether the two were short of cores (a local listmonk shares them).
+        wall, cpu, machine_end = time.perf_counter() - started, cpu_seconds() - cpu_start, machine_busy_seconds()
+    machine = None if machine_start is None or machine_end is None else machine_end - machine_start
     return CaseResult(
         wall_s=wall, records=records, client_requests=counter.total, client_writes=counter.writes, cpu_s=cpu,
         client_by_method=dict(counter.by_method), rss_start_kib=rss_start, peak_rss_kib=peak_rss_kib(),
         outcome=outcome, details=details, child_peak_rss_kib=peak_rss_kib(resource.RUSAGE_CHILDREN),
+        machine_cpu_s=machine,
     )
 
 

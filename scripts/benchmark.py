@@ -194,6 +194,7 @@ def row_for(system: str, case: str, n: int, result: CaseResult, server: Optional
         "records_sent": result.records, "extrapolated": result.records < n,
         "wall_s": result.wall_s * scale,
         "cpu_s": result.cpu_s * scale,
+        "machine_cpu_s": None if result.machine_cpu_s is None else result.machine_cpu_s * scale,
         "records_per_s": result.records / result.wall_s if result.wall_s else 0.0,
         "requests": round(requests * scale), "writes": round(writes * scale),
         "count_source": "server" if server else "client",
@@ -248,8 +249,10 @@ def run_scenario(target: Target, args: argparse.Namespace, system: str, n: int) 
         row = row_for(system, case.name, n, result, target.read_counter())
         rows.append(row)
         child_rss = f", largest child process {row['child_peak_rss_mib']:.0f} MiB" if row["child_peak_rss_mib"] else ""
+        machine = "" if row["machine_cpu_s"] is None or not row["wall_s"] else (
+            f" (machine {row['machine_cpu_s']:.1f}s, {row['machine_cpu_s'] / row['wall_s']:.2f} cores busy)")
         print(f"  {system:<15} {case.name:<9} N={n:<8,} {row['wall_s']:8.1f}s  {row['requests']:>9,} req  "
-              f"cpu {row['cpu_s']:.1f}s  rss {row['peak_rss_mib']:.0f} MiB{child_rss}  {row['outcome']}",
+              f"cpu {row['cpu_s']:.1f}s{machine}  rss {row['peak_rss_mib']:.0f} MiB{child_rss}  {row['outcome']}",
               file=sys.stderr, flush=True)
         if row["timings"]:
             print(f"  {'':<15} {'':<9} {timing_line(row['timings'])}", file=sys.stderr, flush=True)
@@ -390,7 +393,10 @@ def legend(args: argparse.Namespace, source: str) -> list[str]:
         "Wall time excludes the child's interpreter start and imports, and making the case's input (the "
         "connector's stdin lines, written to a file; the CSV): that is the upstream's work; client CPU s is the "
         "user+system CPU of the child and of its own children (export, input reader) over the same span (well "
-        "under wall time: the client mostly waits on the server). x initial: a re-sync's wall time over the "
+        "under wall time: the client mostly waits on the server); the per-case lines and the JSON (machine_cpu_s) "
+        "add the CPU time of the whole machine over the case, every process's, and the cores it kept busy on "
+        "average: with a local listmonk, near the machine's core count means client and server were short of "
+        "cores. x initial: a re-sync's wall time over the "
         "initial load's."
         + (f" wall s: the median of {args.repeat} runs, each on a fresh install, with the range of all of them; "
            "every other figure of the row comes from that median run." if args.repeat > 1 else ""),
