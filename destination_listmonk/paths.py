@@ -16,6 +16,7 @@ import orjson
 
 _MISSING = object()
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)  # exact types: anything else (a list, a subclass) takes the general path
 _INDEX_RE = re.compile(r"-?[0-9]+")
 _NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _LITERALS = {"true": True, "false": False, "null": None}
@@ -189,6 +190,12 @@ def copy_json(value: Any) -> Any:
     """A copy of a JSON value that shares nothing mutable (deepcopy's generality costs 5x on this hot path)."""
     if isinstance(value, _SCALARS):
         return value
+    if type(value) is dict:
+        for item in value.values():
+            if type(item) not in _SCALAR_TYPES:
+                break
+        else:  # most attribute objects: flat, copied in one call
+            return dict(value)
     if isinstance(value, Mapping):
         return {key: copy_json(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -247,6 +254,8 @@ _NUMBERS = frozenset({int, float})  # equal by == is equal for listmonk; unequal
 
 def deep_merge(base: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
     """Objects merge key by key at every depth; any other incoming value replaces the base value."""
+    if not base:  # a new subscriber's
+        return copy_json(incoming)
     merged: dict[str, Any] = {}
     for key, held in base.items():
         if key not in incoming:

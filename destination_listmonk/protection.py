@@ -67,6 +67,15 @@ class Rules:
     def protected_attrib_paths(self) -> tuple[tuple[str, ...], ...]:
         return tuple(paths.split(p)[1:] for p in sorted(self.protected) if p.startswith("attribs."))
 
+    # Read once per new subscriber: a Capability's hash is Python code, and the target lists' intents are alike.
+    @cached_property
+    def creates(self) -> bool:
+        return Capability.CREATE in self.capabilities
+
+    @cached_property
+    def target_intents(self) -> tuple[ListIntent, ...]:
+        return tuple(ListIntent(list_id, None) for list_id in dict.fromkeys(self.target_list_ids))
+
 
 class _Recorder:
     """Collects refused changes for one subscriber."""
@@ -130,7 +139,7 @@ def _target_attribs(
 
 def _plan_create(desired: Desired, rules: Rules) -> Plan:
     recorder = _Recorder(desired.email or desired.key, None)
-    if Capability.CREATE not in rules.capabilities:
+    if not rules.creates:
         return Plan(desired.position, desired.key, "skipped", note=f"not in listmonk; the {rules.mode} strategy does not create")
     name = desired.name
     if name is not None and rules.is_protected("name"):
@@ -151,15 +160,15 @@ def _plan_create(desired: Desired, rules: Rules) -> Plan:
     if status == "blocklisted":
         # listmonk creates every subscription of a blocklisted newcomer as unsubscribed: the opt-outs are kept,
         # and no follow-up may subscribe them.
-        direct = tuple(i.list_id for i in wanted)
+        direct = tuple([i.list_id for i in wanted])
     else:
-        direct = tuple(i.list_id for i in wanted if i.status in (None, default))
-        # Only lists wanted in another status need a follow-up; looking for them costs a tenth of a create's plan.
-        others = [i for i in wanted if i.status not in (None, default)] if len(direct) < len(wanted) else []
-        for other in ("confirmed", "unconfirmed", "unsubscribed"):
-            ids = tuple(i.list_id for i in others if i.status == other)
-            if ids:
-                followups.append(ChangeSubscriptions(None, "add", ids, other))
+        direct = tuple([i.list_id for i in wanted if i.status is None or i.status == default])
+        if len(direct) < len(wanted):  # only lists wanted in another status need a follow-up
+            others = [i for i in wanted if i.status not in (None, default)]
+            for other in ("confirmed", "unconfirmed", "unsubscribed"):
+                ids = tuple(i.list_id for i in others if i.status == other)
+                if ids:
+                    followups.append(ChangeSubscriptions(None, "add", ids, other))
     op = CreateSubscriber(
         email=desired.email or "",
         name=name,
@@ -175,10 +184,10 @@ def _plan_create(desired: Desired, rules: Rules) -> Plan:
 def _wanted_lists(desired: Desired, rules: Rules, existing: bool) -> tuple[ListIntent, ...]:
     """Target lists (for new subscribers; for existing ones only under a strategy that manages lists)
     merged with the record's own lists, the record winning on status."""
-    intents: dict[int, ListIntent] = {}
-    if not existing or Capability.LISTS in rules.capabilities:
-        for list_id in rules.target_list_ids:
-            intents[list_id] = ListIntent(list_id, None)
+    targets = rules.target_intents if not existing or Capability.LISTS in rules.capabilities else ()
+    if desired.lists is None and desired.status != "blocklisted":
+        return targets  # most records: the target lists as they are
+    intents = {intent.list_id: intent for intent in targets}
     for intent in desired.lists or ():
         intents[intent.list_id] = intent
     if desired.status == "blocklisted":
