@@ -20,7 +20,7 @@ from destination_listmonk.operations import Plan
 from destination_listmonk.protection import plan, recheck_status, recheck_subscriptions
 from destination_listmonk.export_process import start_export
 from destination_listmonk.snapshot import (
-    BackgroundExport, ExportFailed, MalformedExport, Snapshot, SnapshotPolicy, Verdict, WrittenFilter,
+    BackgroundExport, ExportFailed, MalformedExport, Snapshot, SnapshotPolicy, Verdict, WrittenEmails,
 )
 from destination_listmonk.staging import Staged
 from destination_listmonk.timings import Timings
@@ -407,8 +407,9 @@ class SubscriberSync:
                          started_after_records=self._loader_started_after, after_records=seen,
                          seconds=round(time.monotonic() - loader.started, 3))
 
-    def _written(self) -> Optional[WrittenFilter]:
-        """Where to note what this sync writes: the snapshot's filter, from the moment its export starts."""
+    def _written(self) -> Optional[WrittenEmails]:
+        """Where to note what this sync writes: the snapshot's set of written emails, from the moment its export
+        starts."""
         if self._snapshot is not None:
             return self._snapshot.written
         return self._loader.written if self._loader is not None else None

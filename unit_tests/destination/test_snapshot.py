@@ -20,7 +20,7 @@ from destination_listmonk.protection import Rules, plan
 from destination_listmonk import snapshot as snapshot_module
 from destination_listmonk.snapshot import (
     AUTO_MAX_SUBSCRIBERS, WHOLE_DATASET_START_RECORDS, LoadCancelled, MalformedExport, Snapshot, SnapshotLoader,
-    SnapshotPolicy, Verdict, _Table, fingerprint,
+    SnapshotPolicy, Verdict, WrittenEmails, _Table, fingerprint,
 )
 from listmonk_emulator.gojson import go_number, go_values
 from listmonk_client.errors import ConnectionFailed
@@ -286,6 +286,28 @@ def test_property_the_table_holds_each_key_with_its_value_and_a_key_added_twice_
     for key in [key for key, _ in entries] + asked:
         expected = None if key not in values else values[key][0] if len(values[key]) == 1 else _Table.AMBIGUOUS
         assert table.get(key) == expected
+
+
+class SmallWrittenEmails(WrittenEmails):
+    _MIN_SLOTS = 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TABLE_KEYS, max_size=80), st.lists(TABLE_KEYS, max_size=10))
+def test_property_the_written_emails_hold_exactly_the_hashes_written(written: list[int], asked: list[int]) -> None:
+    emails = SmallWrittenEmails()
+    for email_hash in written:
+        emails._add(email_hash)
+    for email_hash in written + asked:
+        assert emails.holds(email_hash) == (email_hash in written)
+
+
+def test_written_emails_are_told_from_the_others_after_many_writes() -> None:
+    emails = WrittenEmails()
+    for i in range(50_000):
+        emails.add(f"w{i}@example.com")
+    hashes = [snapshot_module._hash64(f"{prefix}{i}@example.com") for prefix in ("w", "u") for i in range(50_000)]
+    assert [emails.holds(h) for h in hashes] == [True] * 50_000 + [False] * 50_000
 
 
 def test_the_table_of_the_rows_read_so_far_is_handed_on_at_8192_rows_then_each_time_they_have_doubled() -> None:
