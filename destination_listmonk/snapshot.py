@@ -94,10 +94,10 @@ def fingerprint(name: Optional[str], attribs: Mapping[str, Any], status: Optiona
 
 class WrittenEmails:
     """The emails this sync has written, whose snapshot entry is stale, by their 64-bit hash: exact but for two
-    emails whose hashes collide, which only costs a lookup. An open-addressing set in one flat array of 8 bytes a
+    emails whose hashes collide, which only costs a lookup. Exact because a record wrongly taken for written costs a
+    lookup call of its own in most lookup rounds, however rare. An open-addressing set in one flat array of 8 bytes a
     slot, at most 60% full, that grows with the writes (2 MB after 100,000, 16 MB after 1,000,000), so that a re-sync
-    that writes little holds little. (The fixed 16 MB Bloom filter it replaces held that much from the start, and its
-    rare false positives still cost an initial load of 1,000,000 about 70 lookup calls: one in most batches.)"""
+    that writes little holds little."""
 
     _MAX_LOAD = 0.6
     _MIN_SLOTS = 1 << 10
@@ -140,7 +140,7 @@ class WrittenEmails:
         if not self._size:  # the common case of a sync that writes nothing
             return False
         keys = self._keys
-        return bool(keys[_slot(keys, self._mask, email_hash)] == email_hash)
+        return keys[_slot(keys, self._mask, email_hash)] == email_hash
 
 
 def _slot(keys: array[int], mask: int, key: int) -> int:
