@@ -57,6 +57,9 @@ _EXPORT_BLOCK = 1 << 16
 # csv's default field limit is 128 KiB, and listmonk exports attributes of any size it accepted (a JSON object
 # of megabytes through the API): no limit short of what a C long holds everywhere.
 _EXPORT_FIELD_LIMIT = (1 << 31) - 1
+# How long an import's polls stay fast when nothing says how long it runs: a poll costs listmonk about a millisecond,
+# and a sync whose last import ends between two slow polls waits up to the interval for nothing.
+FAST_POLL_SECONDS = 0.5
 
 
 def _export_line_blocks(response: requests.Response) -> Iterator[io.StringIO]:
@@ -474,15 +477,18 @@ class ListmonkClient:
         expected_seconds: float = 0.0,
     ) -> ImportStatus:
         """Poll until the import is no longer running; raises ImportTimedOut after `timeout` seconds.
-        Polls start fast (small imports finish in milliseconds) and back off to `max_poll_interval`. Given
+        Polls stay fast for the first FAST_POLL_SECONDS (small imports finish in tenths of a second, and a sync
+        that ends on one waits for the poll that sees it end), then back off to `max_poll_interval`. Given
         `expected_seconds` (how long the caller expects the import still to run), the first poll comes a little
         before that and polls stay fast until a while after: listmonk is idle from an import's end until the next
-        starts, so a late poll costs the caller that time."""
-        start = time.monotonic()
-        deadline = start + timeout
+        starts, so a late poll costs the caller that time. The fast window is counted in time slept rather than by
+        the clock, so that slow answers do not shorten it."""
+        deadline = time.monotonic() + timeout
+        slept = 0.0
         if expected_seconds > 0:
-            self._sleep(expected_seconds * 0.8)
-        fast_until = start + expected_seconds * 1.5
+            slept = expected_seconds * 0.8
+            self._sleep(slept)
+        fast_for = max(expected_seconds * 1.5, FAST_POLL_SECONDS)
         while True:
             status = self.import_status()
             if not status.running:
@@ -494,7 +500,8 @@ class ListmonkClient:
                     f"({status.imported} of {status.total} rows)",
                 )
             self._sleep(poll_interval)
-            if time.monotonic() >= fast_until:
+            slept += poll_interval
+            if slept >= fast_for:
                 poll_interval = min(poll_interval * 2, max_poll_interval)
 
     # -- pass-through streams ---------------------------------------------------------------

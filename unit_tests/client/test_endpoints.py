@@ -335,15 +335,16 @@ def test_given_an_expected_duration_then_the_first_poll_waits_for_it_and_polls_s
 ) -> None:
     running = data({"name": "s.csv", "total": 0, "imported": 0, "status": "importing"})
     finished = data({"name": "s.csv", "total": 7, "imported": 7, "status": "finished"})
-    server.script("GET", "/api/import/subscribers", *[running] * 6, finished, *[running] * 6, finished)
+    server.script("GET", "/api/import/subscribers", *[running] * 6, finished, *[running] * 30, finished)
     slept: list[float] = []
     client = make_client(sleep=slept.append)
 
     client.wait_for_import(expected_seconds=60)
     assert slept == [48] + [0.02] * 6
     slept.clear()
-    client.wait_for_import()  # as soon as it can, backing off
-    assert slept == [0.02, 0.04, 0.08, 0.1, 0.1, 0.1]
+    # Without an expected duration: as soon as it can, fast for half a second of polls, then backing off.
+    client.wait_for_import()
+    assert slept == [0.02] * 25 + [0.04, 0.08, 0.1, 0.1, 0.1]
 
 
 def test_an_import_that_never_ends_times_out_with_its_progress(
