@@ -4,7 +4,7 @@ stream counted since the one before. Pure: the same input always stages the same
 
 from __future__ import annotations
 
-from typing import Any, AnyStr, Iterable, Iterator, Optional, Union
+from typing import Any, AnyStr, Callable, Iterable, Iterator, Optional, Union
 
 import orjson
 from airbyte_cdk.models import AirbyteMessage, Type
@@ -14,7 +14,7 @@ from destination_listmonk.input_messages import (
     InputItem, UnreadableLine, message_of, plain_record_fields, read_line,
 )
 from destination_listmonk.mapping import Desired, Rejected
-from destination_listmonk.state_counts import StateRecordCounts
+from destination_listmonk.state_counts import StateRecordCounts, StreamKey
 
 Staged = Union[Desired, Rejected, AirbyteMessage]  # the message is a STATE
 
@@ -24,6 +24,7 @@ class _Stager:
         self._routes = routes
         self._counts = StateRecordCounts()
         self._position = 0
+        self._mappers: dict[StreamKey, Callable[[dict[str, Any], int], Union[Desired, Rejected]]] = {}
 
     def message(self, message: InputItem) -> Optional[Staged]:
         """Other messages (a source's LOG or TRACE passed along) carry nothing to write: None."""
@@ -40,8 +41,12 @@ class _Stager:
 
     def record(self, namespace: Optional[str], stream: str, data: dict[str, Any]) -> Union[Desired, Rejected]:
         self._position += 1
-        self._counts.record(namespace, stream)
-        return self._routes.map_data(namespace, stream, data, self._position)
+        key = (namespace, stream)
+        self._counts.record(key)
+        mapper = self._mappers.get(key)
+        if mapper is None:  # each stream routed once
+            mapper = self._mappers[key] = self._routes.mapper_of(namespace, stream)
+        return mapper(data, self._position)
 
 
 def stage(messages: Iterable[InputItem], routes: Routes) -> Iterator[Staged]:

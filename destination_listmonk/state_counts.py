@@ -17,8 +17,8 @@ class StateRecordCounts:
         # A plain dict: a Counter's `+= 1` costs twice as much, once per record.
         self._since_state: dict[StreamKey, int] = {}
 
-    def record(self, namespace: Optional[str], stream: str) -> None:
-        key = (namespace, stream)
+    def record(self, key: StreamKey) -> None:
+        """One more record of the stream (namespace, name)."""
         self._since_state[key] = self._since_state.get(key, 0) + 1
 
     def stamp(self, message: AirbyteMessage) -> None:

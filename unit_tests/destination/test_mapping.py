@@ -10,6 +10,8 @@ from types import MappingProxyType
 from typing import Any, Callable
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from destination_listmonk.config import DestinationConfig
 from destination_listmonk.mapping import Desired, ListIntent, RecordMapper, Rejected
@@ -83,3 +85,30 @@ def test_the_first_unreadable_field_names_the_rejection_name_then_status_then_li
         1, "status 'gone' is not one of enabled, disabled, blocklisted", {"email": "a@example.com"})
     assert check.map({**bad, "name": "A", "state": "disabled"}, 1) == Rejected(
         1, "lists at 'lists' must be an array", {"email": "a@example.com"})
+
+
+top_level_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=5),
+    st.sampled_from(["a@example.com", " B@Example.COM ", "not-an-email", "", "  ", "x@y@z", "2026-01-01"]),
+    st.just({"first": "A"}), st.just([1, "x"]),
+)
+top_level_records = st.dictionaries(
+    st.sampled_from(["email", "name", "plan", "crm_id", "_ab_cdc_deleted_at", "_airbyte_raw_id", "mail", "full"]),
+    top_level_values, max_size=7,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(top_level_records, st.sampled_from([{}, {"name_field": None}, {"email_field": "mail", "name_field": "full"},
+                                           {"excluded_fields": ["plan"]}]),
+       st.booleans(), st.sampled_from([dict, MappingProxyType]))
+@example({"email": "a@example.com", "name": " A ", "_ab_cdc_deleted_at": "2026-01-01", "plan": None}, {}, False, dict)
+@example({"email": "a@example.com", "name": {"first": "A"}}, {}, False, dict)
+def test_the_common_mapping_maps_every_record_as_the_general_path_would(
+    record: dict[str, Any], mapping: dict[str, Any], soft_delete: bool, kind: Callable[..., Mapping[str, Any]]
+) -> None:
+    common = mapper(**mapping)
+    # The common mapping is the one the destination's default configuration makes: it must take its own path.
+    assert "map" in vars(common)
+    given = kind(record)
+    assert common.map(given, 7, soft_delete) == RecordMapper.map(common, given, 7, soft_delete)

@@ -9,7 +9,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -151,12 +151,17 @@ class Exploding(Routes):
         self.__dict__.update(base.__dict__)
         self._at, self._how = at, how
 
-    def map_data(self, namespace: str | None, stream: str, data: Any, position: int) -> Desired | Rejected:
-        if data.get("email") == self._at:
-            if self._how == "raise":
-                raise RuntimeError("mapping broke")
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super().map_data(namespace, stream, data, position)
+    def mapper_of(self, namespace: str | None, stream: str) -> Callable[[Any, int], Desired | Rejected]:
+        mapper = super().mapper_of(namespace, stream)
+
+        def exploding(data: Any, position: int) -> Desired | Rejected:
+            if data.get("email") == self._at:
+                if self._how == "raise":
+                    raise RuntimeError("mapping broke")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return mapper(data, position)
+
+        return exploding
 
 
 @pytest.mark.parametrize("how, reason", [("raise", "RuntimeError: mapping broke"),
