@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from airbyte_cdk.models import (
-    AirbyteRecordMessage, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, DestinationSyncMode, FailureType, SyncMode,
+    ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, DestinationSyncMode, FailureType, SyncMode,
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -201,21 +201,10 @@ class Routes:
                 self.configs.append(config)
                 self._mappers.append(RecordMapper(config, directory, index))
 
-    def map(self, record: AirbyteRecordMessage, position: int) -> Union[Desired, Rejected]:
-        return self.map_data(record.namespace, record.stream, record.data, position)
-
-    def map_data(self, namespace: Optional[str], stream: str, data: Mapping[str, Any],
-                 position: int) -> Union[Desired, Rejected]:
-        """map() of a record given by its fields."""
-        index = self._route(namespace, stream)
-        if index is None:
-            return Rejected(position, f"stream '{stream}' is not in the configured catalog")
-        return self._mappers[index].map(data, position, self._soft_delete[index])
-
     def mapper_of(self, namespace: Optional[str], stream: str) -> Callable[[Mapping[str, Any], int],
                                                                            Union[Desired, Rejected]]:
-        """What map_data does to the records of one stream, as a function of (data, position): routed once, for a
-        stager to keep by stream rather than route every record."""
+        """What maps the records of one stream, as a function of (data, position): a stream not in the configured
+        catalog gets every record rejected. Routed once, for a stager to keep by stream."""
         index = self._route(namespace, stream)
         if index is None:
             return lambda data, position: Rejected(position, f"stream '{stream}' is not in the configured catalog")
