@@ -54,9 +54,6 @@ class Verdict(Enum):
     NEW = "new"
     UNCHANGED = "unchanged"
     LOOK_UP = "look_up"
-    # Looked up too: listmonk held the email when exported, with a profile other than the record's. The rest of an
-    # export still streaming cannot change that.
-    DIFFERS = "differs"
 
 
 _MASK64 = (1 << 64) - 1
@@ -317,9 +314,7 @@ class Snapshot:
             paths.drop_nulls(desired.attribs or {}),
             desired.status if self._compare_status else None,
         )
-        if wanted is None:
-            return Verdict.LOOK_UP
-        return Verdict.UNCHANGED if held == wanted else Verdict.DIFFERS
+        return Verdict.UNCHANGED if wanted is not None and held == wanted else Verdict.LOOK_UP
 
 
 class BackgroundExport:

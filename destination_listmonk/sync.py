@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Generator, Iterable, Iterator, Optional, Union
+from typing import Iterable, Iterator, Optional, Union
 
 from airbyte_cdk.models import AirbyteMessage, FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -77,12 +77,10 @@ class SubscriberSync:
         )
         self._probed = False
         # The read-ahead records judged by the export's first rows so far: the first `_prejudged` of the buffer,
-        # by the loader's partial snapshot number `_prejudged_with`; the keys of those kept; those kept that the
-        # first rows show differ from listmonk, in order, which are planned without waiting for the rest.
+        # by the loader's partial snapshot number `_prejudged_with`; the keys of those kept.
         self._prejudged = 0
         self._prejudged_with = 0
         self._kept_keys: set[str] = set()
-        self._differing: list[Desired] = []
         self._looked_up = 0  # records looked up so far, and how many of them listmonk held
         self._found = 0
         # "Unchanged" can be judged from the export only where the plan would not look at subscriptions or
@@ -122,23 +120,17 @@ class SubscriberSync:
             elif item.position == export_early_at:  # a full refresh: the export starts early
                 self._start_export_when_due()
         yield from self._flush(settle=True, final=True)
-        if self._loader is not None:  # the records left cost less in lookups than the rest of the export would
-            loader = self._loader
-            self._audit.info("export snapshot not needed", started_after_records=self._loader_started_after,
-                             rows_read=loader.rows_read, seconds=round(time.monotonic() - loader.started, 3))
         self._audit.info("timings", **self._timings.report())
         self._audit.finish()
         yield from self._audit.drain()
 
     def _flush(self, settle: bool, final: bool = False) -> Iterator[AirbyteMessage]:
-        if self._buffer and not final:
-            reading_ahead = yield from self._reading_ahead()
-            if reading_ahead:
-                self._flush_at = len(self._buffer) + READ_AHEAD_STEP
-                # Only the STATEs whose records were all found unchanged in the export's first rows, or written.
-                yield from self._pass_ready_states()
-                return
-        buffered, self._buffer, self._prejudged, self._differing = self._buffer, [], 0, []
+        if self._buffer and not final and self._reading_ahead():
+            self._flush_at = len(self._buffer) + READ_AHEAD_STEP
+            # Only the STATEs whose records were all found unchanged in the export's first rows.
+            yield from self._pass_ready_states()
+            return
+        buffered, self._buffer, self._prejudged = self._buffer, [], 0
         size = self._flush_at = self._config.advanced.batch_size
         end = len(buffered)
         if not final and end > size:
@@ -149,23 +141,20 @@ class SubscriberSync:
             with self._timings.span("plan"):
                 latest, plans, gather = self._plan_batch(buffered[start:min(start + size, end)],
                                                          len(buffered) - start if final else None)
-            yield from self._write_planned(latest, plans, gather)
+            # Planning waited for the previous import: the STATEs it held go out before this batch's writes,
+            # which may fail. The audit goes out first, so a policy failure comes after its reasons.
+            yield from self._audit.drain()
+            self._enforce_rejection_policy()
+            yield from self._pass_ready_states()
+            self._write_batch(latest, plans, gather)
             self._planned_through = buffered[min(start + size, end) - 1].position
+            self._audit.progress()
         self._planned_up_to_buffer()  # records dropped as unchanged while read ahead may follow the last planned
         if settle:
             self._settle()
         yield from self._audit.drain()
         self._enforce_rejection_policy()
         yield from self._pass_ready_states()
-
-    def _write_planned(self, latest: dict[str, Desired], plans: list[Plan], gather: bool) -> Iterator[AirbyteMessage]:
-        # Planning waited for the previous import: the STATEs it held go out before this batch's writes, which may
-        # fail. The audit goes out first, so a policy failure comes after its reasons.
-        yield from self._audit.drain()
-        self._enforce_rejection_policy()
-        yield from self._pass_ready_states()
-        self._write_batch(latest, plans, gather)
-        self._audit.progress()
 
     def _pass_ready_states(self) -> Iterator[AirbyteMessage]:
         ready, self._ready_states = self._ready_states, []
@@ -235,10 +224,9 @@ class SubscriberSync:
         self._audit.unplanned(failed_plan)
         self._audit.rejected(failed_plan.position, reason, failed_plan.key)
 
-    def _reading_ahead(self) -> Generator[AirbyteMessage, None, bool]:
+    def _reading_ahead(self) -> bool:
         """Whether to go on reading rather than plan: the export is due to be waited for and not in yet, and fewer
-        than READ_AHEAD_RECORDS records are buffered once those its first rows show unchanged are dropped and those
-        they show differ are planned and written."""
+        than READ_AHEAD_RECORDS records are buffered once those its first rows show unchanged are dropped."""
         self._start_export_when_due()
         if self._loader is None or self._loader.done():
             return False
@@ -246,7 +234,7 @@ class SubscriberSync:
         if not self._export_wait_due():
             return False
         loader = self._loader
-        yield from self._judge_read_ahead(loader)
+        self._drop_unchanged_read_ahead(loader)
         # With the buffer full, more of the export's first rows may free it: worth waiting for before the rest.
         while len(self._buffer) >= READ_AHEAD_RECORDS and loader.gives_partials and not loader.done():
             seen = loader.partials
@@ -254,31 +242,8 @@ class SubscriberSync:
                 loader.wait_past(seen)
             if loader.partials == seen:  # none will come any more: the whole export is next
                 break
-            yield from self._judge_read_ahead(loader)
+            self._drop_unchanged_read_ahead(loader)
         return len(self._buffer) < READ_AHEAD_RECORDS
-
-    def _judge_read_ahead(self, loader: BackgroundExport) -> Iterator[AirbyteMessage]:
-        """Judges the records read ahead by the export's first rows; those they show differ are planned and written
-        once they fill a round of lookup calls (or the buffer), as the whole export would have them looked up too."""
-        self._drop_unchanged_read_ahead(loader)
-        advanced = self._config.advanced
-        enough = min(advanced.lookup_keys_per_call * advanced.concurrency, advanced.batch_size)
-        if len(self._differing) >= enough or (self._differing and len(self._buffer) >= READ_AHEAD_RECORDS):
-            yield from self._plan_differing_read_ahead()
-
-    def _plan_differing_read_ahead(self) -> Iterator[AirbyteMessage]:
-        """Plans and writes, out of the buffer, the records read ahead that the export's first rows show differ from
-        listmonk, while the records before them still wait for the rest of the export. Each is the first of its key
-        in the buffer (the later ones stay, and are planned after it); a STATE still waits for every record before
-        it, the records still buffered included."""
-        differing, self._differing = self._differing, []
-        taken = {id(item) for item in differing}
-        self._buffer = [item for item in self._buffer if id(item) not in taken]
-        self._prejudged -= len(differing)  # all judged already
-        with self._timings.span("plan"):
-            plans, gather = self._plan_around_running_import(differing)
-        yield from self._write_planned({item.key: item for item in differing}, plans, gather)
-        self._planned_up_to_buffer()
 
     def _drop_unchanged_read_ahead(self, loader: BackgroundExport) -> None:
         """While the export streams, the records read ahead that its first rows (the loader's partial snapshot)
@@ -291,19 +256,15 @@ class SubscriberSync:
         start = self._prejudged if number == self._prejudged_with else 0
         self._prejudged_with = number  # a number, not the snapshot: an old one's memory goes once a new one is in
         if start == 0:
-            self._kept_keys, self._differing = set(), []
+            self._kept_keys = set()
         buffer = self._buffer
         if start < len(buffer):
-            kept, kept_keys, differing = buffer[:start], self._kept_keys, self._differing
+            kept, kept_keys = buffer[:start], self._kept_keys
             for item in itertools.islice(buffer, start, None):
                 if isinstance(item, Desired):
-                    if item.key not in kept_keys:
-                        verdict = partial.judge(item)
-                        if verdict is Verdict.UNCHANGED:
-                            self._audit.unchanged_by_snapshot()
-                            continue
-                        if verdict is Verdict.DIFFERS:
-                            differing.append(item)
+                    if item.key not in kept_keys and partial.judge(item) is Verdict.UNCHANGED:
+                        self._audit.unchanged_by_snapshot()
+                        continue
                     kept_keys.add(item.key)
                 kept.append(item)
             self._buffer, self._prejudged = kept, len(kept)
