@@ -4,10 +4,11 @@ one (`gathers`). None of it may change what is imported."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +17,21 @@ from destination_listmonk.operations import CreateSubscriber, PatchSubscriber, P
 from listmonk_client.models import ImportStatus
 
 
+class Clock:
+    """The importer's time here, moved only by the imports listmonk runs: a pause of the machine running the tests
+    (a few tenths of a second on a busy CI machine) must not make a running import look over before its time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 class Listmonk:
-    """Records each import started (its parameters and file) and finishes it when waited for, after `seconds`."""
+    """Records each import started (its parameters and file) and finishes it when waited for, `seconds` later."""
+
+    clock = Clock()  # each test's own, from the fixture below
 
     def __init__(self, seconds: float = 0.0) -> None:
         self.started: list[tuple[dict[str, Any], str]] = []
@@ -32,12 +46,19 @@ class Listmonk:
 
     def wait_for_import(self, expected_seconds: float = 0.0, **_: Any) -> ImportStatus:
         self.waits.append(expected_seconds)
-        time.sleep(self._seconds)
+        self.clock.now += self._seconds
         rows = self.started[-1][1].count("\n") - 1
         return ImportStatus(name=self._file_name, status="finished", total=rows, imported=rows)
 
     def import_logs(self) -> str:
         return f"importer.go:193: processing '{self._file_name}'\nimported finished"
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(Listmonk, "clock", clock)
+    monkeypatch.setattr("destination_listmonk.bulk_import.time", SimpleNamespace(monotonic=clock.monotonic))
 
 
 def create(position: int, lists: tuple[int, ...], preconfirm: bool) -> Plan:
