@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from email.utils import formatdate
+from types import SimpleNamespace
 
 import pytest
 
@@ -61,11 +61,13 @@ def test_retry_after_seconds_wins_over_backoff_but_is_capped() -> None:
     assert policy.delay(1, "3600") == 10.0
 
 
-def test_retry_after_http_date_is_turned_into_seconds_from_now() -> None:
+def test_retry_after_http_date_is_turned_into_seconds_from_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Now" held still, so that no pause of the machine between formatting the date and reading it counts.
+    now = 1_800_000_000.0
+    monkeypatch.setattr("listmonk_client.retry.time", SimpleNamespace(time=lambda: now))
     policy = RetryPolicy(max_delay=60.0, jitter=False)
-    in_five_seconds = formatdate(time.time() + 5, usegmt=True)
-    assert 3.5 <= policy.delay(1, in_five_seconds) <= 5.0
-    assert policy.delay(1, formatdate(time.time() - 60, usegmt=True)) == 0.0
+    assert policy.delay(1, formatdate(now + 5, usegmt=True)) == 5.0
+    assert policy.delay(1, formatdate(now - 60, usegmt=True)) == 0.0
 
 
 @pytest.mark.parametrize("garbage", ["", "soon", "nan", "inf", "-5", "Wed, 99 Foo 2026"])
