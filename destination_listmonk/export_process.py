@@ -33,6 +33,7 @@ from destination_listmonk.snapshot import (
     SnapshotLoader,
     _Table,
     empty_slots,
+    export_table,
 )
 from listmonk_client.client import ListmonkClient
 from listmonk_client.errors import ListmonkError
@@ -147,9 +148,9 @@ def _read_exactly(pipe: io.BufferedReader, size: int) -> bytes:
 def _child(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int, progress: mmap.mmap,
            write_end: int, parent: int) -> NoReturn:
     def work() -> None:
-        snapshot = _read_export(client, compare_name, compare_status, expected, progress,
-                                lambda table: _send_table(write_end, table, _PARTIAL))
-        _send_table(write_end, snapshot._table, _TABLE)
+        table = _read_export(client, compare_name, compare_status, expected, progress,
+                             lambda table: _send_table(write_end, table, _PARTIAL))
+        _send_table(write_end, table, _TABLE)
 
     def tell(error: BaseException) -> None:
         known = isinstance(error, (ListmonkError, MalformedExport))
@@ -160,7 +161,7 @@ def _child(client: ListmonkClient, compare_name: bool, compare_status: bool, exp
 
 
 def _read_export(client: ListmonkClient, compare_name: bool, compare_status: bool, expected: int,
-                 progress: mmap.mmap, publish: Callable[[_Table], None]) -> Snapshot:
+                 progress: mmap.mmap, publish: Callable[[_Table], None]) -> _Table:
     def note(rows: int) -> None:
         _PROGRESS.pack_into(progress, 0, rows)
 
@@ -168,8 +169,7 @@ def _read_export(client: ListmonkClient, compare_name: bool, compare_status: boo
     try:
         rows = own.export_subscribers(EXPORT_FIELDS)
         try:
-            return Snapshot.from_export(rows, compare_name, compare_status, progress=note, expected=expected,
-                                        publish=publish)
+            return export_table(rows, compare_name, compare_status, progress=note, expected=expected, publish=publish)
         finally:
             rows.close()
     finally:

@@ -244,7 +244,7 @@ _FIRST_PUBLISH = 8192  # rows of the export in the first partial snapshot; each 
 class Snapshot:
     def __init__(self, table: _Table, compare_name: bool, compare_status: bool,
                  written: Optional[WrittenEmails] = None, complete: bool = True) -> None:
-        """From a table of email hash to profile fingerprint (or AMBIGUOUS): see `from_export`. A snapshot of
+        """From a table of email hash to profile fingerprint (or AMBIGUOUS): see `export_table`. A snapshot of
         the export's first rows only (not `complete`) never says a record is new: its subscriber may come later."""
         self._table = table
         self._compare_name = compare_name
@@ -256,41 +256,10 @@ class Snapshot:
     def from_export(cls, rows: Iterable[_Row], compare_name: bool, compare_status: bool,
                     written: Optional[WrittenEmails] = None,
                     cancelled: Optional[threading.Event] = None,
-                    progress: Optional[Callable[[int], None]] = None, expected: int = 0,
-                    publish: Optional[Callable[[_Table], None]] = None) -> "Snapshot":
-        """From rows of listmonk's CSV export as (email, name, attributes as JSON text, status), about `expected`
-        of them.
-
-        With `cancelled`, as a background parse: every few hundred rows it stops (LoadCancelled) if that is set,
-        and hands the GIL over, so the sync's lookup threads, back from the network, get it at once instead of
-        after Python's 5 ms switch interval each time. It tells `progress` every few hundred rows how many it has
-        read, and hands `publish` the table of the rows read so far at 8,192 rows, then each time they have
-        doubled. One loop does it all: a generator per step cost about a tenth of a row's parse."""
-        table = _Table(expected)
-        add = table.add
-        next_publish = _FIRST_PUBLISH
-        for count, (email, name, attributes, status) in enumerate(rows):
-            if count % _YIELD_EVERY == 0:
-                if progress is not None:
-                    progress(count)
-                if publish is not None and count >= next_publish:
-                    publish(table)
-                    next_publish *= 2
-                if cancelled is not None:
-                    if cancelled.is_set():
-                        raise LoadCancelled()
-                    time.sleep(0)
-            if email is None:
-                raise MalformedExport("the export has a row without an email")
-            try:
-                attribs = orjson.loads(attributes) if attributes is not None else None
-            except orjson.JSONDecodeError:
-                attribs = None
-            profile = fingerprint(
-                name if compare_name else None, attribs, status if compare_status else None
-            ) if isinstance(attribs, dict) else None
-            add(_hash64(email.strip().lower()), _Table.AMBIGUOUS if profile is None else profile)  # always looked up
-        return cls(table, compare_name, compare_status, written)
+                    progress: Optional[Callable[[int], None]] = None, expected: int = 0) -> "Snapshot":
+        """From rows of listmonk's CSV export: see `export_table`."""
+        return cls(export_table(rows, compare_name, compare_status, cancelled, progress, expected),
+                   compare_name, compare_status, written)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -315,6 +284,45 @@ class Snapshot:
             desired.status if self._compare_status else None,
         )
         return Verdict.UNCHANGED if wanted is not None and held == wanted else Verdict.LOOK_UP
+
+
+def export_table(rows: Iterable[_Row], compare_name: bool, compare_status: bool,
+                 cancelled: Optional[threading.Event] = None,
+                 progress: Optional[Callable[[int], None]] = None, expected: int = 0,
+                 publish: Optional[Callable[[_Table], None]] = None) -> _Table:
+    """The table of email hash to profile fingerprint (or AMBIGUOUS) of rows of listmonk's CSV export as (email,
+    name, attributes as JSON text, status), about `expected` of them.
+
+    With `cancelled`, as a background parse: every few hundred rows it stops (LoadCancelled) if that is set, and
+    hands the GIL over, so the sync's lookup threads, back from the network, get it at once instead of after
+    Python's 5 ms switch interval each time. It tells `progress` every few hundred rows how many it has read, and
+    hands `publish` the table of the rows read so far at 8,192 rows, then each time they have doubled. One loop
+    does it all: a generator per step cost about a tenth of a row's parse."""
+    table = _Table(expected)
+    add = table.add
+    next_publish = _FIRST_PUBLISH
+    for count, (email, name, attributes, status) in enumerate(rows):
+        if count % _YIELD_EVERY == 0:
+            if progress is not None:
+                progress(count)
+            if publish is not None and count >= next_publish:
+                publish(table)
+                next_publish *= 2
+            if cancelled is not None:
+                if cancelled.is_set():
+                    raise LoadCancelled()
+                time.sleep(0)
+        if email is None:
+            raise MalformedExport("the export has a row without an email")
+        try:
+            attribs = orjson.loads(attributes) if attributes is not None else None
+        except orjson.JSONDecodeError:
+            attribs = None
+        profile = fingerprint(
+            name if compare_name else None, attribs, status if compare_status else None
+        ) if isinstance(attribs, dict) else None
+        add(_hash64(email.strip().lower()), _Table.AMBIGUOUS if profile is None else profile)  # always looked up
+    return table
 
 
 class BackgroundExport:

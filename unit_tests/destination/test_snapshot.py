@@ -20,7 +20,7 @@ from destination_listmonk.protection import Rules, plan
 from destination_listmonk import snapshot as snapshot_module
 from destination_listmonk.snapshot import (
     AUTO_MAX_SUBSCRIBERS, WHOLE_DATASET_START_RECORDS, LoadCancelled, MalformedExport, Snapshot, SnapshotLoader,
-    SnapshotPolicy, Verdict, WrittenEmails, _Table, fingerprint,
+    SnapshotPolicy, Verdict, WrittenEmails, _Table, export_table, fingerprint,
 )
 from listmonk_emulator.gojson import go_number, go_values
 from listmonk_client.errors import ConnectionFailed
@@ -313,7 +313,7 @@ def test_written_emails_are_told_from_the_others_after_many_writes() -> None:
 def test_the_table_of_the_rows_read_so_far_is_handed_on_at_8192_rows_then_each_time_they_have_doubled() -> None:
     sizes: list[int] = []
     rows = [(f"p{i}@example.com", "P", "{}", "enabled") for i in range(40_000)]
-    Snapshot.from_export(rows, True, False, publish=lambda table: sizes.append(len(table)))
+    export_table(rows, True, False, publish=lambda table: sizes.append(len(table)))
     assert sizes == [8192, 16_384, 32_768]
 
 
